@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Start-up order matters:
+ *
+ *  1. check the mountpoint (clear errors before anything else happens);
+ *  2. detach, unless -f: fork while there is a single thread; the parent
+ *     waits on a pipe for the child's "ready" or its error message, so
+ *     `pyfsd DIR` returns 0 only once the mount answers;
+ *  3. start Python and import the module list (still a single thread);
+ *  4. mount and serve (the FUSE threads start here);
+ *  5. wait until the mount answers, then report ready.
+ *
+ * The main thread owns the GLib main loop and the signals; on SIGTERM or
+ * SIGINT it stops the FUSE session, which releases the mount.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "pyfs-daemon.h"
+#include "pyfs-fuse.h"
+#include "pyfs-log.h"
+#include "pyfs-mountpoint.h"
+#include "pyfs-python.h"
+#include "pyfs-registry.h"
+
+static const char *const default_modules[] = { "json", "os", "sys", NULL };
+
+typedef struct {
+	const PyfsOptions *options;
+	GMainLoop *loop;
+	PyfsRegistry *registry;
+	PyfsFs *fs;
+	int ready_fd;            /* the detaching parent's pipe, or -1 */
+	gboolean unmounted;      /* the session ended from outside */
+} Daemon;
+
+/* Child side of detaching: tell the waiting parent how start-up went. */
+static void report_to_parent(Daemon *d, const char *error_message)
+{
+	const char *text = error_message ? error_message : "";
+
+	if (d->ready_fd < 0)
+		return;
+	/* A parent that died cannot be told; nothing else depends on it. */
+	if (write(d->ready_fd, text, strlen(text) + 1) < 0)
+		g_debug("Cannot report start-up to the parent: %s", g_strerror(errno));
+	close(d->ready_fd);
+	d->ready_fd = -1;
+}
+
+/*
+ * Forks; the parent waits for the child's report and exits with 0 (empty
+ * report) or 1 (the error message, printed). Returns in the child only.
+ */
+static void detach(Daemon *d)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		g_printerr("pyfsd: cannot create a pipe: %s\n", g_strerror(errno));
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		g_printerr("pyfsd: cannot fork: %s\n", g_strerror(errno));
+		exit(1);
+	}
+	if (pid > 0) {
+		g_autoptr(GString) report = g_string_new(NULL);
+		char buf[1024];
+		ssize_t n;
+
+		close(fds[1]);
+		while ((n = read(fds[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+			if (n > 0)
+				g_string_append_len(report, buf, n);
+		if (report->len > 0 && report->str[0] == '\0')
+			_exit(0);
+		g_printerr("pyfsd: %s\n",
+			   report->len > 0 ? report->str : "the daemon exited during start-up");
+		_exit(1);
+	}
+	close(fds[0]);
+	d->ready_fd = fds[1];
+	setsid();
+}
+
+/* After start-up, a detached daemon lets go of the terminal. */
+static void release_stdio(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		return;
+	dup2(null, STDIN_FILENO);
+	dup2(null, STDOUT_FILENO);
+	dup2(null, STDERR_FILENO);
+	close(null);
+}
+
+static gboolean on_signal(gpointer user_data)
+{
+	Daemon *d = user_data;
+
+	g_message("Shutting down on a signal");
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean quit_unmounted(gpointer user_data)
+{
+	Daemon *d = user_data;
+
+	g_message("%s was unmounted from outside; exiting", d->options->mountpoint);
+	d->unmounted = TRUE;
+	g_main_loop_quit(d->loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* From a FUSE thread: the session ended without us. */
+static void on_session_ended(gpointer user_data)
+{
+	g_main_context_invoke(NULL, quit_unmounted, user_data);
+}
+
+static gboolean load_modules(Daemon *d, GError **error)
+{
+	const char *const *modules = d->options->modules ? (const char *const *)d->options->modules
+							 : default_modules;
+
+	return pyfs_registry_set(d->registry, modules, error);
+}
+
+static char *status_text(Daemon *d)
+{
+	g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(d->registry);
+	g_auto(GStrv) names = pyfs_modlist_to_strv(list);
+	g_autofree char *joined = g_strjoinv(" ", names);
+
+	return g_strdup_printf("Serving %u module%s on %s: %s", pyfs_modlist_length(list),
+			       pyfs_modlist_length(list) == 1 ? "" : "s", d->options->mountpoint,
+			       joined);
+}
+
+static gboolean start(Daemon *d, GError **error)
+{
+	if (!pyfs_python_init(NULL, error))
+		return FALSE;
+	if (!load_modules(d, error))
+		return FALSE;
+	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options, error);
+	if (d->fs == NULL)
+		return FALSE;
+	if (!pyfs_fs_start(d->fs, on_session_ended, d, error))
+		return FALSE;
+	/* The kernel's INIT is answered by the FUSE threads: from here on a
+	 * stat of our own mount returns once it is served. */
+	if (!pyfs_mountpoint_answers(d->options->mountpoint)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "The mount on %s does not answer",
+			    d->options->mountpoint);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+int pyfs_daemon_run(const PyfsOptions *options)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	g_autoptr(PyfsRegistry) registry = pyfs_registry_new();
+	g_autofree char *status = NULL;
+	Daemon d = { .options = options, .registry = registry, .ready_fd = -1 };
+	gboolean started;
+
+	pyfs_log_setup(options->mountpoint, options->debug, !options->foreground);
+	if (!pyfs_mountpoint_prepare(options->mountpoint, &error)) {
+		g_printerr("pyfsd: %s\n", error->message);
+		return 1;
+	}
+	if (!options->foreground)
+		detach(&d);
+
+	loop = g_main_loop_new(NULL, FALSE);
+	d.loop = loop;
+	g_unix_signal_add(SIGTERM, on_signal, &d);
+	g_unix_signal_add(SIGINT, on_signal, &d);
+
+	started = start(&d, &error);
+	if (!started) {
+		g_critical("Cannot start: %s", error->message);
+		report_to_parent(&d, error->message);
+		sd_notifyf(0, "STATUS=Failed to start: %s", error->message);
+		if (d.fs != NULL)
+			pyfs_fs_free(g_steal_pointer(&d.fs));
+		return 1;
+	}
+
+	status = status_text(&d);
+	g_message("%s", status);
+	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
+	if (d.ready_fd >= 0) {
+		report_to_parent(&d, NULL);
+		release_stdio();
+	}
+
+	g_main_loop_run(loop);
+
+	if (!d.unmounted)
+		sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
+	pyfs_fs_free(g_steal_pointer(&d.fs));
+	pyfs_python_fini();
+	g_message("Stopped");
+	return 0;
+}

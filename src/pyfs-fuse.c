@@ -1,0 +1,729 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE operations (low-level API).
+ *
+ * Threads: fuse_session_loop_mt serves requests from its own pool, started
+ * by pyfs_fs_start() with every signal blocked (signals belong to the main
+ * loop). Handlers enter Python only through pyfs-tree and the registry,
+ * which take and drop the GIL themselves, so no reply is ever sent with
+ * the GIL or any pyfs lock held.
+ *
+ * Caching: the kernel may cache what cannot go stale unnoticed, and
+ * nothing else. The fixed directories are cached for long; lib/NAME
+ * entries and run/modules' attributes are never cached, and run/modules is
+ * direct I/O, so a change to the module list is visible to the very next
+ * system call without any invalidation to send; attributes deeper in a
+ * module are cached for ATTR_TIMEOUT, since a value may change under us.
+ *
+ * Content: a file's bytes are taken once per open (its "snapshot") and
+ * every read of that open is served from them, so no Python code runs
+ * twice for one open, and getattr's st_size is the length of the same
+ * rendering.
+ *
+ * Errors: helpers return negative errno; handlers reply with its positive
+ * value. Every refusal of a write to the read-only tree is EACCES (create,
+ * write) or EPERM (chmod, chown, utimes, truncate), never EIO.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+#include <gio/gio.h>
+
+#include "pyfs-error.h"
+#include "pyfs-fuse.h"
+#include "pyfs-names.h"
+#include "pyfs-tree.h"
+
+#define FIXED_TIMEOUT 3600.0 /* the fixed directories and run/modules' entry */
+#define ATTR_TIMEOUT 1.0     /* everything inside a module */
+
+struct _PyfsFs {
+	PyfsTree tree;
+	struct fuse_session *session;
+	char *mountpoint;
+	struct timespec mount_time;
+	struct timespec modules_time; /* last change of the module list (atomic via lock) */
+	GMutex time_lock;             /* guards modules_time; a leaf lock */
+
+	GThread *thread;
+	gboolean stopping;            /* set by pyfs_fs_stop() before ending the session */
+	gboolean mounted;
+	PyfsFsEndedFunc ended;
+	gpointer ended_data;
+};
+
+/* An open file: its snapshot, and for run/modules the state of the writer. */
+typedef struct {
+	GBytes *content;
+	gboolean writer;      /* run/modules opened for writing */
+	gboolean append;      /* O_APPEND: every write appends */
+	gboolean truncate;    /* O_TRUNC or ftruncate(0): the first write replaces the list */
+	off_t next_offset;    /* where a sequential writer continues */
+} Handle;
+
+static void handle_free(Handle *handle)
+{
+	if (handle == NULL)
+		return;
+	g_clear_pointer(&handle->content, g_bytes_unref);
+	g_free(handle);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Handle, handle_free)
+
+static PyfsFs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static const PyfsNode *node_of(PyfsFs *fs, fuse_ino_t ino)
+{
+	return pyfs_inode_get(fs->tree.inodes, ino);
+}
+
+static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+{
+	PyfsFs *fs = user_data;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->time_lock);
+
+	clock_gettime(CLOCK_REALTIME, &fs->modules_time);
+}
+
+static void fill_stat(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info,
+		      struct stat *st)
+{
+	gsize size = info->content ? g_bytes_get_size(info->content) : 0;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = node->ino;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_blksize = 4096;
+	st->st_atim = st->st_mtim = st->st_ctim = fs->mount_time;
+
+	switch (info->kind) {
+	case PYFS_ENTRY_DIR:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		break;
+	case PYFS_ENTRY_SYMLINK:
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		break;
+	case PYFS_ENTRY_EXEC:
+		st->st_mode = S_IFREG | 0555;
+		st->st_nlink = 1;
+		break;
+	case PYFS_ENTRY_VALUE:
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		break;
+	}
+	if (node->type == PYFS_NODE_MODULES) {
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->time_lock);
+
+		st->st_mode = S_IFREG | 0644;
+		st->st_mtim = st->st_ctim = fs->modules_time;
+	}
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+}
+
+static double timeout_for(const PyfsNode *node)
+{
+	switch (node->type) {
+	case PYFS_NODE_ROOT:
+	case PYFS_NODE_LIB:
+	case PYFS_NODE_RUN:
+	case PYFS_NODE_BIN:
+	case PYFS_NODE_DOT:
+		return FIXED_TIMEOUT;
+	case PYFS_NODE_MODULE:
+	case PYFS_NODE_MODULES:
+		return 0.0;
+	default:
+		return ATTR_TIMEOUT;
+	}
+}
+
+static void fill_entry(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info,
+		       struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = node->ino;
+	e->generation = 1;
+	fill_stat(fs, node, info, &e->attr);
+	e->attr_timeout = timeout_for(node);
+	/* run/modules always exists: its name may be cached, its size not. */
+	e->entry_timeout = node->type == PYFS_NODE_MODULES ? FIXED_TIMEOUT : timeout_for(node);
+}
+
+static void pyfs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* O_TRUNC arrives with open, so that `echo bad > run/modules` can
+	 * leave the list as it was when the write fails. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+}
+
+static void pyfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	PyfsFs *fs = fs_of(req);
+	const PyfsNode *dir = node_of(fs, parent);
+	const PyfsNode *child = NULL;
+	g_auto(PyfsNodeInfo) info = { 0 };
+	struct fuse_entry_param e;
+	int r;
+
+	if (dir == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	r = pyfs_tree_lookup(&fs->tree, dir, name, &child, &info);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fill_entry(fs, child, &info, &e);
+	pyfs_inode_ref(fs->tree.inodes, child->ino);
+	fuse_reply_entry(req, &e);
+}
+
+static void pyfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	pyfs_inode_forget(fs_of(req)->tree.inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void pyfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		pyfs_inode_forget(fs_of(req)->tree.inodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	PyfsFs *fs = fs_of(req);
+	const PyfsNode *node = node_of(fs, ino);
+	g_auto(PyfsNodeInfo) info = { 0 };
+	struct stat st;
+	int r;
+
+	if (node == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* An open file's size is its snapshot's, whatever the value is now. */
+	if (fi != NULL && fi->fh != 0 && node->type != PYFS_NODE_MODULES) {
+		Handle *handle = (Handle *)(uintptr_t)fi->fh;
+
+		r = pyfs_tree_examine(&fs->tree, node, &info);
+		if (r == 0 && handle->content != NULL) {
+			g_clear_pointer(&info.content, g_bytes_unref);
+			info.content = g_bytes_ref(handle->content);
+		}
+	} else {
+		r = pyfs_tree_examine(&fs->tree, node, &info);
+	}
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fill_stat(fs, node, &info, &st);
+	fuse_reply_attr(req, &st, timeout_for(node));
+}
+
+static void pyfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	PyfsFs *fs = fs_of(req);
+	const PyfsNode *node = node_of(fs, ino);
+	g_auto(PyfsNodeInfo) info = { 0 };
+	g_autofree char *target = NULL;
+	int r;
+
+	r = node ? pyfs_tree_examine(&fs->tree, node, &info) : -ENOENT;
+	if (r == 0 && info.kind != PYFS_ENTRY_SYMLINK)
+		r = -EINVAL;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	target = g_strndup(g_bytes_get_data(info.content, NULL), g_bytes_get_size(info.content));
+	fuse_reply_readlink(req, target);
+}
+
+static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	PyfsFs *fs = fs_of(req);
+	const PyfsNode *node = node_of(fs, ino);
+	g_autoptr(Handle) handle = g_new0(Handle, 1);
+	g_auto(PyfsNodeInfo) info = { 0 };
+	int r;
+
+	if (node == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (node->type == PYFS_NODE_MODULES) {
+		g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(fs->tree.registry);
+		int access = fi->flags & O_ACCMODE;
+
+		if (access != O_RDONLY) {
+			handle->writer = TRUE;
+			handle->append = (fi->flags & O_APPEND) != 0;
+			handle->truncate = (fi->flags & O_TRUNC) != 0;
+		}
+		if (access != O_WRONLY) {
+			char *text = pyfs_modlist_to_text(list);
+
+			handle->content = g_bytes_new_take(text, strlen(text));
+		}
+		/* Its size changes with every write: no page cache, no stale length. */
+		fi->direct_io = 1;
+	} else {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+			fuse_reply_err(req, EACCES);
+			return;
+		}
+		r = pyfs_tree_examine(&fs->tree, node, &info);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+		if (info.kind == PYFS_ENTRY_DIR) {
+			fuse_reply_err(req, EISDIR);
+			return;
+		}
+		handle->content = g_steal_pointer(&info.content);
+	}
+	fi->fh = (uint64_t)(uintptr_t)handle;
+	if (fuse_reply_open(req, fi) == 0)
+		g_steal_pointer(&handle);
+}
+
+static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			 struct fuse_file_info *fi)
+{
+	Handle *handle = (Handle *)(uintptr_t)fi->fh;
+	gsize len;
+	const char *data;
+
+	if (handle->content == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	data = g_bytes_get_data(handle->content, &len);
+	if (off < 0 || (gsize)off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	fuse_reply_buf(req, data + off, MIN(size, len - (gsize)off));
+}
+
+static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+			  off_t off, struct fuse_file_info *fi)
+{
+	PyfsFs *fs = fs_of(req);
+	Handle *handle = (Handle *)(uintptr_t)fi->fh;
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) names = NULL;
+	gboolean replace;
+	gboolean ok;
+
+	if (!handle->writer) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	/* Appends, and a writer going on where it left off; never a write
+	 * into the middle of the list. */
+	if (!handle->append && off != handle->next_offset) {
+		g_message("Refused a write to run/modules at offset %jd: only appends are possible",
+			  (intmax_t)off);
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	replace = handle->truncate;
+	/* Whatever happens, O_TRUNC applies to this first write only: a
+	 * failed write must not clear the list later, at close. */
+	handle->truncate = FALSE;
+
+	names = pyfs_names_parse(buf, size, &error);
+	if (names == NULL) {
+		g_warning("Refused a write to run/modules: %s", error->message);
+		fuse_reply_err(req, pyfs_error_to_errno(error));
+		return;
+	}
+	if (replace)
+		ok = pyfs_registry_set(fs->tree.registry, (const char *const *)names, &error);
+	else
+		ok = pyfs_registry_add(fs->tree.registry, (const char *const *)names, &error);
+	if (!ok) {
+		/* Import failures were logged with their traceback by the registry. */
+		if (!g_error_matches(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED))
+			g_warning("Refused a write to run/modules: %s", error->message);
+		fuse_reply_err(req, pyfs_error_to_errno(error));
+		return;
+	}
+	handle->next_offset = off + (off_t)size;
+	fuse_reply_write(req, size);
+}
+
+static void pyfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	PyfsFs *fs = fs_of(req);
+	Handle *handle = (Handle *)(uintptr_t)fi->fh;
+	g_autoptr(GError) error = NULL;
+
+	/* `: > run/modules`: opened with O_TRUNC, closed without a write. The
+	 * close waits for flush, so the list is empty when the shell goes on. */
+	if (handle->writer && handle->truncate) {
+		handle->truncate = FALSE;
+		if (!pyfs_registry_clear(fs->tree.registry, &error)) {
+			g_warning("Cannot clear the module list: %s", error->message);
+			fuse_reply_err(req, pyfs_error_to_errno(error));
+			return;
+		}
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void pyfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	handle_free((Handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			    struct fuse_file_info *fi)
+{
+	PyfsFs *fs = fs_of(req);
+	const PyfsNode *node = node_of(fs, ino);
+	g_autoptr(GError) error = NULL;
+
+	if (node == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (node->type != PYFS_NODE_MODULES ||
+	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size != 0) {
+			g_message("Refused to truncate run/modules to %jd bytes: only 0 clears it",
+				  (intmax_t)attr->st_size);
+			fuse_reply_err(req, EPERM);
+			return;
+		}
+		if (fi != NULL && fi->fh != 0) {
+			/* ftruncate(fd, 0) on a writer: like O_TRUNC, settled by its
+			 * first write or its close. */
+			Handle *handle = (Handle *)(uintptr_t)fi->fh;
+
+			handle->truncate = handle->writer;
+		} else if (!pyfs_registry_clear(fs->tree.registry, &error)) {
+			g_warning("Cannot clear the module list: %s", error->message);
+			fuse_reply_err(req, pyfs_error_to_errno(error));
+			return;
+		}
+	}
+	/* Times are the list's own: setting them is accepted and ignored. */
+	pyfs_op_getattr(req, ino, NULL);
+}
+
+typedef struct {
+	GPtrArray *children; /* of const PyfsNode *, borrowed from the inode table */
+} DirHandle;
+
+static void dir_handle_free(DirHandle *dh)
+{
+	if (dh == NULL)
+		return;
+	g_clear_pointer(&dh->children, g_ptr_array_unref);
+	g_free(dh);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DirHandle, dir_handle_free)
+
+static void pyfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	PyfsFs *fs = fs_of(req);
+	const PyfsNode *node = node_of(fs, ino);
+	g_autoptr(DirHandle) dh = g_new0(DirHandle, 1);
+	int r;
+
+	/* The listing is taken once, here: every readdir of this open reads it. */
+	r = node ? pyfs_tree_list(&fs->tree, node, &dh->children) : -ENOENT;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)dh;
+	if (fuse_reply_open(req, fi) == 0)
+		g_steal_pointer(&dh);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, gboolean plus)
+{
+	PyfsFs *fs = fs_of(req);
+	DirHandle *dh = (DirHandle *)(uintptr_t)fi->fh;
+	g_autofree char *buf = g_malloc(size);
+	size_t used = 0;
+
+	/* Offsets: 1 is after ".", 2 after "..", 2 + i + 1 after child i. */
+	for (off_t i = off; i < (off_t)dh->children->len + 2; i++) {
+		const PyfsNode *child = NULL;
+		g_auto(PyfsNodeInfo) info = { 0 };
+		const char *name;
+		size_t need;
+
+		if (i == 0 || i == 1) {
+			name = i == 0 ? "." : "..";
+			info.kind = PYFS_ENTRY_DIR;
+			child = node_of(fs, ino);
+		} else {
+			child = dh->children->pdata[i - 2];
+			name = child->name;
+			/* Gone since opendir (a value deleted, a module removed): skip. */
+			if (pyfs_tree_examine(&fs->tree, child, &info) < 0)
+				continue;
+		}
+		if (plus) {
+			struct fuse_entry_param e;
+
+			fill_entry(fs, child, &info, &e);
+			if (i < 2)
+				e.attr.st_ino = child->ino;
+			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
+			if (need > size - used)
+				break;
+			/* "." and ".." are not looked up by the kernel. */
+			if (i >= 2)
+				pyfs_inode_ref(fs->tree.inodes, child->ino);
+		} else {
+			struct stat st;
+
+			fill_stat(fs, child, &info, &st);
+			need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
+			if (need > size - used)
+				break;
+		}
+		used += need;
+	}
+	fuse_reply_buf(req, buf, used);
+}
+
+static void pyfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, FALSE);
+}
+
+static void pyfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+				struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, TRUE);
+}
+
+static void pyfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	dir_handle_free((DirHandle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* Everything that would create, remove or rename something: the tree is Python's. */
+static void refuse_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			 dev_t rdev)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void refuse_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void refuse_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void refuse_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void refuse_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void refuse_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+			  struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+static void refuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			    size_t size, int flags)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void refuse_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static const struct fuse_lowlevel_ops pyfs_ops = {
+	.init = pyfs_op_init,
+	.lookup = pyfs_op_lookup,
+	.forget = pyfs_op_forget,
+	.forget_multi = pyfs_op_forget_multi,
+	.getattr = pyfs_op_getattr,
+	.setattr = pyfs_op_setattr,
+	.readlink = pyfs_op_readlink,
+	.open = pyfs_op_open,
+	.read = pyfs_op_read,
+	.write = pyfs_op_write,
+	.flush = pyfs_op_flush,
+	.release = pyfs_op_release,
+	.opendir = pyfs_op_opendir,
+	.readdir = pyfs_op_readdir,
+	.readdirplus = pyfs_op_readdirplus,
+	.releasedir = pyfs_op_releasedir,
+	.mknod = refuse_mknod,
+	.mkdir = refuse_mkdir,
+	.unlink = refuse_unlink,
+	.rmdir = refuse_unlink,
+	.symlink = refuse_symlink,
+	.rename = refuse_rename,
+	.link = refuse_link,
+	.create = refuse_create,
+	.setxattr = refuse_setxattr,
+	.removexattr = refuse_removexattr,
+};
+
+PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
+		    GError **error)
+{
+	g_autoptr(PyfsFs) fs = g_new0(PyfsFs, 1);
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	/* default_permissions: the kernel checks the modes we report (0444
+	 * value files are read-only to the user even before we see an open). */
+	g_autofree char *all_options = g_strdup_printf(
+		"default_permissions,fsname=pyfs,subtype=pyfs%s%s", options ? "," : "",
+		options ? options : "");
+
+	fs->tree.registry = registry;
+	fs->tree.inodes = pyfs_inode_table_new();
+	fs->mountpoint = g_strdup(mountpoint);
+	g_mutex_init(&fs->time_lock);
+	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
+	fs->modules_time = fs->mount_time;
+	pyfs_registry_add_listener(registry, on_modules_changed, fs);
+
+	if (fuse_opt_add_arg(&args, "pyfsd") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
+	    fuse_opt_add_arg(&args, all_options) != 0) {
+		fuse_opt_free_args(&args);
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Out of memory");
+		return NULL;
+	}
+	fs->session = fuse_session_new(&args, &pyfs_ops, sizeof(pyfs_ops), fs);
+	fuse_opt_free_args(&args);
+	if (fs->session == NULL) {
+		/* libfuse has said why on stderr (an unknown option, most often). */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "Cannot create the FUSE session with options “%s”", all_options);
+		return NULL;
+	}
+	if (fuse_session_mount(fs->session, mountpoint) != 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot mount on %s", mountpoint);
+		return NULL;
+	}
+	fs->mounted = TRUE;
+	return g_steal_pointer(&fs);
+}
+
+void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket)
+{
+	g_free(fs->tree.call_socket);
+	fs->tree.call_socket = g_strdup(socket);
+}
+
+static gpointer serve(gpointer data)
+{
+	PyfsFs *fs = data;
+	struct fuse_loop_config *config = fuse_loop_cfg_create();
+	int r;
+
+	fuse_loop_cfg_set_clone_fd(config, 0);
+	fuse_loop_cfg_set_max_threads(config, 16);
+	r = fuse_session_loop_mt(fs->session, config);
+	fuse_loop_cfg_destroy(config);
+	if (r != 0)
+		g_warning("The FUSE session ended with an error: %s", g_strerror(r < 0 ? -r : r));
+	if (!g_atomic_int_get(&fs->stopping) && fs->ended != NULL)
+		fs->ended(fs->ended_data);
+	return NULL;
+}
+
+gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GError **error)
+{
+	sigset_t all, old;
+
+	fs->ended = ended;
+	fs->ended_data = user_data;
+	/* The pool inherits this mask: signals go to the main loop's thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	fs->thread = g_thread_try_new("pyfs-fuse", serve, fs, error);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return fs->thread != NULL;
+}
+
+void pyfs_fs_stop(PyfsFs *fs)
+{
+	if (fs->session == NULL)
+		return;
+	g_atomic_int_set(&fs->stopping, TRUE);
+	fuse_session_exit(fs->session);
+	/* Unmounting ends the connection: the loop's blocked reads return
+	 * ENODEV and every worker exits. */
+	if (fs->mounted) {
+		fuse_session_unmount(fs->session);
+		fs->mounted = FALSE;
+	}
+	if (fs->thread != NULL)
+		g_thread_join(g_steal_pointer(&fs->thread));
+}
+
+void pyfs_fs_free(PyfsFs *fs)
+{
+	if (fs == NULL)
+		return;
+	pyfs_fs_stop(fs);
+	if (fs->session != NULL)
+		fuse_session_destroy(fs->session);
+	pyfs_inode_table_free(fs->tree.inodes);
+	g_free(fs->tree.call_socket);
+	g_free(fs->mountpoint);
+	g_mutex_clear(&fs->time_lock);
+	g_free(fs);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE filesystem: the tree of DESIGN 2 over the registry and the
+ * embedded interpreter, served by fuse_session_loop_mt in its own threads.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "pyfs-registry.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PyfsFs PyfsFs;
+
+/*
+ * Called once, from a FUSE thread, when the session ends without
+ * pyfs_fs_stop() (the mount was released from outside).
+ */
+typedef void (*PyfsFsEndedFunc)(gpointer user_data);
+
+/*
+ * Creates the session and mounts it on @mountpoint with the FUSE mount
+ * options @options (comma-separated, may be NULL). Does not serve yet.
+ */
+PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
+		    GError **error);
+
+/* Serves the mount from a thread pool; @ended as above. */
+gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GError **error);
+
+/* The call server's socket to name in executable files (NULL: none). Before start. */
+void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket);
+
+/* Stops serving and releases the mount; waits for the FUSE threads. Idempotent. */
+void pyfs_fs_stop(PyfsFs *fs);
+
+void pyfs_fs_free(PyfsFs *fs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsFs, pyfs_fs_free)
+
+G_END_DECLS

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+#include <unistd.h>
+
+#include "pyfs-log.h"
+
+static char *log_instance;
+static gboolean log_debug;
+static gboolean log_to_journal;
+
+static GLogWriterOutput pyfs_log_writer(GLogLevelFlags level, const GLogField *fields,
+					gsize n_fields, gpointer user_data)
+{
+	g_autofree GLogField *all = NULL;
+
+	if ((level & G_LOG_LEVEL_DEBUG) && !log_debug)
+		return G_LOG_WRITER_HANDLED;
+
+	all = g_new(GLogField, n_fields + 1);
+	memcpy(all, fields, n_fields * sizeof(*fields));
+	all[n_fields] = (GLogField){ "PYFS_INSTANCE", log_instance ? log_instance : "", -1 };
+
+	if (log_to_journal &&
+	    g_log_writer_journald(level, all, n_fields + 1, user_data) == G_LOG_WRITER_HANDLED)
+		return G_LOG_WRITER_HANDLED;
+	return g_log_writer_standard_streams(level, fields, n_fields, user_data);
+}
+
+void pyfs_log_setup(const char *instance, gboolean debug, gboolean detached)
+{
+	g_free(log_instance);
+	log_instance = g_strdup(instance);
+	log_debug = debug;
+	log_to_journal = g_log_writer_is_journald(STDERR_FILENO) ||
+			 (detached && g_file_test("/run/systemd/journal/socket", G_FILE_TEST_EXISTS));
+	g_log_set_writer_func(pyfs_log_writer, NULL, NULL);
+}
+
+void pyfs_log_module_full(const char *file, const char *line, const char *func,
+			  GLogLevelFlags level, const char *module, const char *format, ...)
+{
+	g_autofree char *message = NULL;
+	va_list args;
+
+	va_start(args, format);
+	message = g_strdup_vprintf(format, args);
+	va_end(args);
+
+	const GLogField fields[] = {
+		{ "MESSAGE", message, -1 },
+		{ "PYFS_MODULE", module, -1 },
+		{ "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
+		{ "CODE_FILE", file, -1 },
+		{ "CODE_LINE", line, -1 },
+		{ "CODE_FUNC", func, -1 },
+	};
+	g_log_structured_array(level, fields, G_N_ELEMENTS(fields));
+}

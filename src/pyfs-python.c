@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+#include "pyfs-python.h"
+
+#include "config.h"
+#include "pyfs-error.h"
+
+gboolean pyfs_python_init(const char *const *extra_path, GError **error)
+{
+	PyConfig config;
+	PyStatus status;
+
+	/* The "Python" configuration, not the isolated one: the user expects the
+	 * modules their python3 sees, user site-packages and PYTHONPATH included. */
+	PyConfig_InitPythonConfig(&config);
+	config.install_signal_handlers = 0;
+	config.parse_argv = 0;
+	config.use_environment = 1;
+
+	/* Computing the path from the system interpreter's location gives the
+	 * same prefix, and so the same sys.path, as running it. */
+	status = PyConfig_SetBytesString(&config, &config.program_name, PYFS_PYTHON);
+	if (PyStatus_Exception(status))
+		goto fail;
+	status = PyConfig_Read(&config);
+	if (PyStatus_Exception(status))
+		goto fail;
+	for (const char *const *p = extra_path; p != NULL && *p != NULL; p++) {
+		g_autofree wchar_t *wide = Py_DecodeLocale(*p, NULL);
+
+		if (wide == NULL) {
+			g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED,
+				    "Cannot decode sys.path entry “%s”", *p);
+			PyConfig_Clear(&config);
+			return FALSE;
+		}
+		config.module_search_paths_set = 1;
+		status = PyWideStringList_Append(&config.module_search_paths, wide);
+		if (PyStatus_Exception(status))
+			goto fail;
+	}
+	status = Py_InitializeFromConfig(&config);
+	if (PyStatus_Exception(status))
+		goto fail;
+	PyConfig_Clear(&config);
+
+	/* Release the GIL: from now on every thread enters through pyfs_python_enter(). */
+	PyEval_SaveThread();
+	return TRUE;
+
+fail:
+	PyConfig_Clear(&config);
+	g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED, "Cannot start Python: %s%s%s",
+		    status.func ? status.func : "", status.func ? ": " : "",
+		    status.err_msg ? status.err_msg : "unknown error");
+	return FALSE;
+}
+
+void pyfs_python_fini(void)
+{
+	PyGILState_Ensure();
+	Py_FinalizeEx();
+}
+
+PyfsGil pyfs_python_enter(void)
+{
+	return (PyfsGil){ .state = PyGILState_Ensure() };
+}
+
+void pyfs_python_leave(PyfsGil *gil)
+{
+	if (PyErr_Occurred()) {
+		g_autofree char *traceback = NULL;
+		g_autofree char *line = pyfs_python_take_exception(&traceback);
+
+		g_warning("Unhandled Python exception, ignoring: %s\n%s", line, traceback);
+	}
+	PyGILState_Release(gil->state);
+}
+
+const char *pyfs_python_utf8(PyObject *str, const char *fallback)
+{
+	const char *utf8 = str ? PyUnicode_AsUTF8(str) : NULL; /* Borrowed, owned by @str */
+
+	if (utf8 == NULL) {
+		PyErr_Clear();
+		return fallback;
+	}
+	return utf8;
+}
+
+char *pyfs_python_take_exception(char **traceback)
+{
+	PYFS_PYREF exc_type = NULL;
+	PYFS_PYREF exc = NULL;
+	PYFS_PYREF exc_tb = NULL;
+	PYFS_PYREF type_name = NULL;
+	PYFS_PYREF text = NULL;
+	PYFS_PYREF tb_module = NULL;
+	PYFS_PYREF lines = NULL;
+	PYFS_PYREF joined = NULL;
+	g_autofree char *line = NULL;
+
+	if (traceback)
+		*traceback = NULL;
+	PyErr_Fetch(&exc_type, &exc, &exc_tb); /* New references */
+	PyErr_NormalizeException(&exc_type, &exc, &exc_tb);
+	if (exc != NULL && exc_tb != NULL)
+		PyException_SetTraceback(exc, exc_tb);
+	if (exc == NULL)
+		return g_strdup("unknown error");
+
+	type_name = PyType_GetName(Py_TYPE(exc)); /* New reference */
+	text = PyObject_Str(exc);                 /* New reference */
+	if (type_name && text && PyUnicode_GetLength(text) > 0)
+		line = g_strdup_printf("%s: %s", pyfs_python_utf8(type_name, "Exception"),
+				       pyfs_python_utf8(text, "?"));
+	else if (type_name)
+		line = g_strdup(pyfs_python_utf8(type_name, "Exception"));
+	PyErr_Clear();
+
+	if (traceback) {
+		tb_module = PyImport_ImportModule("traceback"); /* New reference */
+		if (tb_module)
+			lines = PyObject_CallMethod(tb_module, "format_exception", "O", exc);
+		if (lines) {
+			PYFS_PYREF empty = PyUnicode_FromString(""); /* New reference */
+
+			joined = empty ? PyUnicode_Join(empty, lines) : NULL;
+		}
+		if (joined)
+			*traceback = g_strdup(pyfs_python_utf8(joined, ""));
+		PyErr_Clear();
+	}
+	return line ? g_steal_pointer(&line) : g_strdup("unprintable exception");
+}

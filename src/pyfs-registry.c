@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+#include "pyfs-python.h"
+
+#include "pyfs-error.h"
+#include "pyfs-log.h"
+#include "pyfs-names.h"
+#include "pyfs-registry.h"
+
+typedef struct {
+	PyfsRegistryListener func;
+	gpointer user_data;
+} Listener;
+
+struct _PyfsRegistry {
+	GMutex lock;          /* guards list and serial; a leaf lock */
+	PyfsModlist *list;
+	guint64 serial;
+
+	PyfsCommitHook hook;  /* set once at start-up, before any operation */
+	gpointer hook_data;
+	GArray *listeners;    /* of Listener; set up at start-up, read-only after */
+};
+
+typedef enum {
+	OP_ADD,
+	OP_SET,
+	OP_CLEAR,
+	OP_REMOVE,
+} Op;
+
+PyfsRegistry *pyfs_registry_new(void)
+{
+	PyfsRegistry *registry = g_new0(PyfsRegistry, 1);
+
+	g_mutex_init(&registry->lock);
+	registry->list = pyfs_modlist_new();
+	registry->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
+	return registry;
+}
+
+void pyfs_registry_free(PyfsRegistry *registry)
+{
+	if (registry == NULL)
+		return;
+	pyfs_modlist_free(registry->list);
+	g_array_unref(registry->listeners);
+	g_mutex_clear(&registry->lock);
+	g_free(registry);
+}
+
+void pyfs_registry_set_commit_hook(PyfsRegistry *registry, PyfsCommitHook hook,
+				   gpointer user_data)
+{
+	registry->hook = hook;
+	registry->hook_data = user_data;
+}
+
+void pyfs_registry_add_listener(PyfsRegistry *registry, PyfsRegistryListener listener,
+				gpointer user_data)
+{
+	Listener l = { listener, user_data };
+
+	g_array_append_val(registry->listeners, l);
+}
+
+/*
+ * Imports every name, stopping at the first failure, whose traceback is
+ * logged and whose exception line becomes the error. Takes the GIL.
+ * Importing is idempotent, so a failed operation leaves nothing to undo
+ * but modules cached in sys.modules, which are not listed.
+ */
+static gboolean import_all(const char *const *names, GError **error)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+
+	for (const char *const *n = names; n != NULL && *n != NULL; n++) {
+		PYFS_PYREF module = PyImport_ImportModule(*n); /* New reference */
+
+		if (module == NULL) {
+			g_autofree char *traceback = NULL;
+			g_autofree char *reason = pyfs_python_take_exception(&traceback);
+
+			pyfs_log_module(G_LOG_LEVEL_WARNING, *n, "Cannot import %s: %s\n%s", *n,
+					reason, traceback ? traceback : "");
+			g_set_error(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED, "%s", reason);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static void log_changes(const PyfsModlist *before, const PyfsModlist *after)
+{
+	for (guint i = 0; i < pyfs_modlist_length(after); i++) {
+		const char *name = pyfs_modlist_get(after, i);
+
+		if (!pyfs_modlist_contains(before, name))
+			pyfs_log_module(G_LOG_LEVEL_INFO, name, "Module %s added", name);
+	}
+	for (guint i = 0; i < pyfs_modlist_length(before); i++) {
+		const char *name = pyfs_modlist_get(before, i);
+
+		if (!pyfs_modlist_contains(after, name))
+			pyfs_log_module(G_LOG_LEVEL_INFO, name, "Module %s removed", name);
+	}
+}
+
+static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, GError **error)
+{
+	g_autoptr(PyfsModlist) next = NULL;
+	g_autoptr(PyfsModlist) before = NULL;
+	g_autoptr(PyfsModlist) now = NULL;
+
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry->lock);
+
+		next = pyfs_modlist_copy(registry->list);
+		switch (op) {
+		case OP_ADD:
+			pyfs_modlist_add(next, names);
+			break;
+		case OP_SET:
+			pyfs_modlist_clear(next);
+			pyfs_modlist_add(next, names);
+			break;
+		case OP_CLEAR:
+			pyfs_modlist_clear(next);
+			break;
+		case OP_REMOVE:
+			if (!pyfs_modlist_remove(next, names[0])) {
+				g_set_error(error, PYFS_ERROR, PYFS_ERROR_NOT_FOUND,
+					    "%s is not in the module list", names[0]);
+				return FALSE;
+			}
+			break;
+		}
+		/* Nothing changes: nothing to save, nobody to tell. */
+		if (pyfs_modlist_equal(next, registry->list))
+			return TRUE;
+		if (registry->hook != NULL && !registry->hook(next, registry->hook_data, error))
+			return FALSE;
+		before = g_steal_pointer(&registry->list);
+		registry->list = g_steal_pointer(&next);
+		registry->serial++;
+		now = pyfs_modlist_copy(registry->list);
+	}
+
+	log_changes(before, now);
+	for (guint i = 0; i < registry->listeners->len; i++) {
+		Listener *l = &g_array_index(registry->listeners, Listener, i);
+
+		l->func(now, l->user_data);
+	}
+	return TRUE;
+}
+
+static gboolean validate_all(const char *const *names, GError **error)
+{
+	for (const char *const *n = names; n != NULL && *n != NULL; n++)
+		if (!pyfs_name_validate(*n, error))
+			return FALSE;
+	return TRUE;
+}
+
+gboolean pyfs_registry_add(PyfsRegistry *registry, const char *const *names, GError **error)
+{
+	if (!validate_all(names, error) || !import_all(names, error))
+		return FALSE;
+	return commit(registry, OP_ADD, names, error);
+}
+
+gboolean pyfs_registry_set(PyfsRegistry *registry, const char *const *names, GError **error)
+{
+	if (!validate_all(names, error) || !import_all(names, error))
+		return FALSE;
+	return commit(registry, OP_SET, names, error);
+}
+
+gboolean pyfs_registry_clear(PyfsRegistry *registry, GError **error)
+{
+	return commit(registry, OP_CLEAR, NULL, error);
+}
+
+gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError **error)
+{
+	const char *names[] = { name, NULL };
+
+	if (!pyfs_name_validate(name, error))
+		return FALSE;
+	return commit(registry, OP_REMOVE, names, error);
+}
+
+PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry->lock);
+
+	return pyfs_modlist_copy(registry->list);
+}
+
+gboolean pyfs_registry_contains(PyfsRegistry *registry, const char *name)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry->lock);
+
+	return pyfs_modlist_contains(registry->list, name);
+}
+
+guint64 pyfs_registry_serial(PyfsRegistry *registry)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry->lock);
+
+	return registry->serial;
+}

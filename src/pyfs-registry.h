@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The module registry: the one module list that run/modules and
+ * org.pyfs.Manager both act on.
+ *
+ * An operation validates its names, imports them (taking the GIL), then
+ * commits: under the registry lock it computes the new list, asks the
+ * commit hook to persist it, and swaps it in only if that succeeded. So a
+ * change is all-or-nothing and becomes visible in one step. Listeners run
+ * after the commit, outside the lock, on the committing thread.
+ *
+ * Locking: the registry lock is a leaf (see pyfs-python.h): taken with or
+ * without the GIL, never held while taking the GIL or calling out, except
+ * for the commit hook, which must not enter Python or the registry.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "pyfs-modlist.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PyfsRegistry PyfsRegistry;
+
+/*
+ * Called under the registry lock with the list about to become current;
+ * returning FALSE (with @error) refuses the change.
+ */
+typedef gboolean (*PyfsCommitHook)(const PyfsModlist *next, gpointer user_data, GError **error);
+
+/* Called after every change, with the new list (a borrowed snapshot). */
+typedef void (*PyfsRegistryListener)(const PyfsModlist *now, gpointer user_data);
+
+PyfsRegistry *pyfs_registry_new(void);
+void pyfs_registry_free(PyfsRegistry *registry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsRegistry, pyfs_registry_free)
+
+void pyfs_registry_set_commit_hook(PyfsRegistry *registry, PyfsCommitHook hook,
+				   gpointer user_data);
+void pyfs_registry_add_listener(PyfsRegistry *registry, PyfsRegistryListener listener,
+				gpointer user_data);
+
+/* Imports @names and appends those not yet listed (run/modules O_APPEND, AddModule). */
+gboolean pyfs_registry_add(PyfsRegistry *registry, const char *const *names, GError **error);
+/* Imports @names and makes them the whole list (O_TRUNC + write, SetModules). */
+gboolean pyfs_registry_set(PyfsRegistry *registry, const char *const *names, GError **error);
+/* Empties the list (: > run/modules, ClearModules). */
+gboolean pyfs_registry_clear(PyfsRegistry *registry, GError **error);
+/* Removes one name; PYFS_ERROR_NOT_FOUND when it is not listed. */
+gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError **error);
+
+/* A copy of the current list. */
+PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry);
+gboolean pyfs_registry_contains(PyfsRegistry *registry, const char *name);
+/* Bumped on every change: lets readers tell whether their snapshot is current. */
+guint64 pyfs_registry_serial(PyfsRegistry *registry);
+
+G_END_DECLS

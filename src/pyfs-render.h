@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Value files: what `cat lib/MODULE/NAME` shows for a value that is not a
+ * module or a callable (DESIGN 2): str(value) for scalars, one element per
+ * line for lists, tuples and sets, key=value lines for mappings, each line
+ * newline-terminated.
+ */
+#pragma once
+
+#include "pyfs-python.h"
+
+G_BEGIN_DECLS
+
+/* Content beyond this is cut, and a marker line says so. */
+#define PYFS_VALUE_MAX (1024 * 1024)
+
+/*
+ * Renders @value (the GIL held). Never fails and never leaves an exception:
+ * a value whose str(), iteration or items raise renders as a one-line
+ * marker, "[pyfs: cannot render VALUE: TypeError: ...]", which is also
+ * logged, under @what (the value's dotted name). At most @limit bytes plus
+ * the truncation marker.
+ */
+GBytes *pyfs_render_value(PyObject *value, const char *what, gsize limit);
+
+G_END_DECLS

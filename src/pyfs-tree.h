@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tree of DESIGN 2, without FUSE: what a node is now (its kind and the
+ * bytes a read returns), what a name in a directory is, and what a
+ * directory holds. Each call takes the GIL itself when it needs Python and
+ * returns a negative errno on failure (ENOENT when the object is gone).
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "pyfs-inode.h"
+#include "pyfs-object.h"
+#include "pyfs-registry.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+	PyfsRegistry *registry; /* borrowed */
+	PyfsInodeTable *inodes; /* owned */
+	char *call_socket;      /* named in executable files; may be NULL */
+} PyfsTree;
+
+typedef struct {
+	PyfsEntryKind kind; /* DIR for every directory, VALUE for run/modules */
+	GBytes *content;    /* VALUE, EXEC: what a read returns; SYMLINK: the target */
+} PyfsNodeInfo;
+
+void pyfs_node_info_clear(PyfsNodeInfo *info);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PyfsNodeInfo, pyfs_node_info_clear)
+
+/* What @node is now. run/modules' content is the current list. */
+int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info);
+
+/* The node called @name in directory @dir, examined into @info. */
+int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
+		     const PyfsNode **child, PyfsNodeInfo *info);
+
+/* The nodes in directory @dir, in listing order (a GPtrArray of const PyfsNode *). */
+int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GPtrArray **children);
+
+G_END_DECLS
