@@ -10,7 +10,7 @@ static const GDBusErrorEntry pyfs_dbus_errors[] = {
 	{ PYFS_ERROR_INVALID_NAME, "org.pyfs.Error.InvalidName" },
 	{ PYFS_ERROR_IMPORT_FAILED, "org.pyfs.Error.ImportFailed" },
 	{ PYFS_ERROR_NOT_FOUND, "org.pyfs.Error.NotFound" },
-	{ PYFS_ERROR_ENCODING, "org.pyfs.Error.InvalidName" },
+	{ PYFS_ERROR_ENCODING, "org.pyfs.Error.InvalidEncoding" },
 	{ PYFS_ERROR_TOO_LARGE, "org.pyfs.Error.TooLarge" },
 	{ PYFS_ERROR_STATE, "org.pyfs.Error.StateFailed" },
 };

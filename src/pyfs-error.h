@@ -20,7 +20,7 @@ typedef enum {
 	PYFS_ERROR_INVALID_NAME,   /* not a dotted name:      EINVAL, ...InvalidName */
 	PYFS_ERROR_IMPORT_FAILED,  /* the import raised:      ENOENT, ...ImportFailed */
 	PYFS_ERROR_NOT_FOUND,      /* not in the module list: ENOENT, ...NotFound */
-	PYFS_ERROR_ENCODING,       /* not UTF-8, or a NUL:    EILSEQ, ...InvalidName */
+	PYFS_ERROR_ENCODING,       /* not UTF-8, or a NUL:    EILSEQ, ...InvalidEncoding */
 	PYFS_ERROR_TOO_LARGE,      /* over a documented limit: EFBIG, ...TooLarge */
 	PYFS_ERROR_STATE,          /* the list could not be saved: EIO-free errno, ...StateFailed */
 } PyfsError;

@@ -4,7 +4,10 @@
  *
  * Threads: fuse_session_loop_mt serves requests from its own pool, started
  * by pyfs_fs_start() with every signal blocked (signals belong to the main
- * loop). Handlers enter Python only through pyfs-tree and the registry,
+ * loop) but PYFS_WAKE_SIGNAL, which every other thread blocks: on shutdown
+ * it interrupts a worker's read of /dev/fuse so that the loop notices
+ * fuse_session_exit() even while the mount lingers (a lazy unmount with a
+ * shell still inside it keeps the connection, and the reads, alive). Handlers enter Python only through pyfs-tree and the registry,
  * which take and drop the GIL themselves, so no reply is ever sent with
  * the GIL or any pyfs lock held.
  *
@@ -53,6 +56,9 @@ struct _PyfsFs {
 
 	GThread *thread;
 	gboolean stopping;            /* set by pyfs_fs_stop() before ending the session */
+	GMutex served_lock;
+	GCond served_cond;
+	gboolean served;              /* the session loop has returned (under served_lock) */
 	gboolean mounted;
 	PyfsFsEndedFunc ended;
 	gpointer ended_data;
@@ -63,7 +69,8 @@ typedef struct {
 	GBytes *content;
 	gboolean writer;      /* run/modules opened for writing */
 	gboolean append;      /* O_APPEND: every write appends */
-	gboolean truncate;    /* O_TRUNC or ftruncate(0): the first write replaces the list */
+	PyfsModlist *undo;    /* O_TRUNC: the list before, until the first write settles it */
+	guint64 undo_serial;  /* the registry's serial right after the truncation */
 	off_t next_offset;    /* where a sequential writer continues */
 } Handle;
 
@@ -72,6 +79,7 @@ static void handle_free(Handle *handle)
 	if (handle == NULL)
 		return;
 	g_clear_pointer(&handle->content, g_bytes_unref);
+	pyfs_modlist_free(handle->undo);
 	g_free(handle);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Handle, handle_free)
@@ -274,15 +282,31 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		return;
 	}
 	if (node->type == PYFS_NODE_MODULES) {
-		g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(fs->tree.registry);
+		g_autoptr(GError) error = NULL;
 		int access = fi->flags & O_ACCMODE;
 
 		if (access != O_RDONLY) {
 			handle->writer = TRUE;
 			handle->append = (fi->flags & O_APPEND) != 0;
-			handle->truncate = (fi->flags & O_TRUNC) != 0;
+		}
+		/*
+		 * O_TRUNC clears the list now, so that `: > run/modules` has
+		 * taken effect when the shell goes on (a close does not wait for
+		 * RELEASE, and FLUSH comes before the write too: bash closes
+		 * the fd it dup2()ed). If the first write then fails, the list
+		 * is put back: `echo bad > run/modules` changes nothing.
+		 */
+		if (handle->writer && (fi->flags & O_TRUNC)) {
+			handle->undo = pyfs_registry_truncate(fs->tree.registry, &handle->undo_serial,
+							      &error);
+			if (handle->undo == NULL) {
+				g_warning("Cannot clear the module list: %s", error->message);
+				fuse_reply_err(req, pyfs_error_to_errno(error));
+				return;
+			}
 		}
 		if (access != O_WRONLY) {
+			g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(fs->tree.registry);
 			char *text = pyfs_modlist_to_text(list);
 
 			handle->content = g_bytes_new_take(text, strlen(text));
@@ -314,6 +338,7 @@ static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			 struct fuse_file_info *fi)
 {
 	Handle *handle = (Handle *)(uintptr_t)fi->fh;
+	g_autoptr(GBytes) content = NULL;
 	gsize len;
 	const char *data;
 
@@ -321,7 +346,9 @@ static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	data = g_bytes_get_data(handle->content, &len);
+	/* Our own reference: the reply must not depend on the handle's lifetime. */
+	content = g_bytes_ref(handle->content);
+	data = g_bytes_get_data(content, &len);
 	if (off < 0 || (gsize)off >= len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -336,7 +363,7 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 	Handle *handle = (Handle *)(uintptr_t)fi->fh;
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) names = NULL;
-	gboolean replace;
+	g_autoptr(PyfsModlist) undo = NULL;
 	gboolean ok;
 
 	if (!handle->writer) {
@@ -351,49 +378,26 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	replace = handle->truncate;
-	/* Whatever happens, O_TRUNC applies to this first write only: a
-	 * failed write must not clear the list later, at close. */
-	handle->truncate = FALSE;
+	/* The first write settles a truncation: kept if it succeeds, undone if not. */
+	undo = g_steal_pointer(&handle->undo);
 
 	names = pyfs_names_parse(buf, size, &error);
-	if (names == NULL) {
-		g_warning("Refused a write to run/modules: %s", error->message);
-		fuse_reply_err(req, pyfs_error_to_errno(error));
-		return;
-	}
-	if (replace)
-		ok = pyfs_registry_set(fs->tree.registry, (const char *const *)names, &error);
-	else
-		ok = pyfs_registry_add(fs->tree.registry, (const char *const *)names, &error);
+	ok = names != NULL &&
+	     pyfs_registry_add(fs->tree.registry, (const char *const *)names, &error);
 	if (!ok) {
+		g_autoptr(GError) undo_error = NULL;
+
 		/* Import failures were logged with their traceback by the registry. */
 		if (!g_error_matches(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED))
 			g_warning("Refused a write to run/modules: %s", error->message);
+		if (undo != NULL &&
+		    !pyfs_registry_restore(fs->tree.registry, undo, handle->undo_serial, &undo_error))
+			g_warning("Cannot restore the module list: %s", undo_error->message);
 		fuse_reply_err(req, pyfs_error_to_errno(error));
 		return;
 	}
 	handle->next_offset = off + (off_t)size;
 	fuse_reply_write(req, size);
-}
-
-static void pyfs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	PyfsFs *fs = fs_of(req);
-	Handle *handle = (Handle *)(uintptr_t)fi->fh;
-	g_autoptr(GError) error = NULL;
-
-	/* `: > run/modules`: opened with O_TRUNC, closed without a write. The
-	 * close waits for flush, so the list is empty when the shell goes on. */
-	if (handle->writer && handle->truncate) {
-		handle->truncate = FALSE;
-		if (!pyfs_registry_clear(fs->tree.registry, &error)) {
-			g_warning("Cannot clear the module list: %s", error->message);
-			fuse_reply_err(req, pyfs_error_to_errno(error));
-			return;
-		}
-	}
-	fuse_reply_err(req, 0);
 }
 
 static void pyfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -425,13 +429,7 @@ static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, i
 			fuse_reply_err(req, EPERM);
 			return;
 		}
-		if (fi != NULL && fi->fh != 0) {
-			/* ftruncate(fd, 0) on a writer: like O_TRUNC, settled by its
-			 * first write or its close. */
-			Handle *handle = (Handle *)(uintptr_t)fi->fh;
-
-			handle->truncate = handle->writer;
-		} else if (!pyfs_registry_clear(fs->tree.registry, &error)) {
+		if (!pyfs_registry_clear(fs->tree.registry, &error)) {
 			g_warning("Cannot clear the module list: %s", error->message);
 			fuse_reply_err(req, pyfs_error_to_errno(error));
 			return;
@@ -602,7 +600,6 @@ static const struct fuse_lowlevel_ops pyfs_ops = {
 	.open = pyfs_op_open,
 	.read = pyfs_op_read,
 	.write = pyfs_op_write,
-	.flush = pyfs_op_flush,
 	.release = pyfs_op_release,
 	.opendir = pyfs_op_opendir,
 	.readdir = pyfs_op_readdir,
@@ -635,6 +632,8 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 	fs->tree.inodes = pyfs_inode_table_new();
 	fs->mountpoint = g_strdup(mountpoint);
 	g_mutex_init(&fs->time_lock);
+	g_mutex_init(&fs->served_lock);
+	g_cond_init(&fs->served_cond);
 	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
 	fs->modules_time = fs->mount_time;
 	pyfs_registry_add_listener(registry, on_modules_changed, fs);
@@ -667,6 +666,20 @@ void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket)
 	fs->tree.call_socket = g_strdup(socket);
 }
 
+static void on_wake_signal(int sig)
+{
+	/* Nothing to do: being delivered is the point (read(2) returns EINTR). */
+}
+
+void pyfs_fs_block_wake_signal(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, PYFS_WAKE_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 static gpointer serve(gpointer data)
 {
 	PyfsFs *fs = data;
@@ -679,6 +692,10 @@ static gpointer serve(gpointer data)
 	fuse_loop_cfg_destroy(config);
 	if (r != 0)
 		g_warning("The FUSE session ended with an error: %s", g_strerror(r < 0 ? -r : r));
+	g_mutex_lock(&fs->served_lock);
+	fs->served = TRUE;
+	g_cond_broadcast(&fs->served_cond);
+	g_mutex_unlock(&fs->served_lock);
 	if (!g_atomic_int_get(&fs->stopping) && fs->ended != NULL)
 		fs->ended(fs->ended_data);
 	return NULL;
@@ -686,12 +703,16 @@ static gpointer serve(gpointer data)
 
 gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GError **error)
 {
+	struct sigaction wake = { .sa_handler = on_wake_signal }; /* no SA_RESTART */
 	sigset_t all, old;
 
 	fs->ended = ended;
 	fs->ended_data = user_data;
+	sigemptyset(&wake.sa_mask);
+	sigaction(PYFS_WAKE_SIGNAL, &wake, NULL);
 	/* The pool inherits this mask: signals go to the main loop's thread. */
 	sigfillset(&all);
+	sigdelset(&all, PYFS_WAKE_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	fs->thread = g_thread_try_new("pyfs-fuse", serve, fs, error);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -710,8 +731,18 @@ void pyfs_fs_stop(PyfsFs *fs)
 		fuse_session_unmount(fs->session);
 		fs->mounted = FALSE;
 	}
-	if (fs->thread != NULL)
-		g_thread_join(g_steal_pointer(&fs->thread));
+	if (fs->thread == NULL)
+		return;
+	/* A worker that was between its exit check and its read misses one
+	 * signal: repeat until the loop has returned. */
+	g_mutex_lock(&fs->served_lock);
+	while (!fs->served) {
+		kill(getpid(), PYFS_WAKE_SIGNAL);
+		g_cond_wait_until(&fs->served_cond, &fs->served_lock,
+				  g_get_monotonic_time() + 50 * G_TIME_SPAN_MILLISECOND);
+	}
+	g_mutex_unlock(&fs->served_lock);
+	g_thread_join(g_steal_pointer(&fs->thread));
 }
 
 void pyfs_fs_free(PyfsFs *fs)
@@ -725,5 +756,7 @@ void pyfs_fs_free(PyfsFs *fs)
 	g_free(fs->tree.call_socket);
 	g_free(fs->mountpoint);
 	g_mutex_clear(&fs->time_lock);
+	g_mutex_clear(&fs->served_lock);
+	g_cond_clear(&fs->served_cond);
 	g_free(fs);
 }

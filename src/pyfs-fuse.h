@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include <signal.h>
+
 #include <glib.h>
 
 #include "pyfs-registry.h"
@@ -12,6 +14,15 @@
 G_BEGIN_DECLS
 
 typedef struct _PyfsFs PyfsFs;
+
+/* Reserved to wake the FUSE workers on shutdown (see pyfs-fuse.c). */
+#define PYFS_WAKE_SIGNAL SIGUSR1
+
+/*
+ * Blocks PYFS_WAKE_SIGNAL in the calling thread: call it first thing in
+ * main(), so that every thread created later but the FUSE pool inherits it.
+ */
+void pyfs_fs_block_wake_signal(void);
 
 /*
  * Called once, from a FUSE thread, when the session ends without

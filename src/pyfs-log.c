@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -6,7 +7,29 @@
 
 static char *log_instance;
 static gboolean log_debug;
+static gboolean log_detached;
 static gboolean log_to_journal;
+
+/*
+ * Every level to stderr (GLib's standard writer sends info and debug to
+ * stdout, which is no place for a daemon's log). Once detached without a
+ * journal, stderr is about to be /dev/null: only warnings and worse are
+ * worth printing before that.
+ */
+static GLogWriterOutput write_stderr(GLogLevelFlags level, const GLogField *fields,
+				     gsize n_fields)
+{
+	g_autofree char *line = NULL;
+
+	if (log_detached && !(level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL |
+				       G_LOG_LEVEL_WARNING)))
+		return G_LOG_WRITER_HANDLED;
+	line = g_log_writer_format_fields(level, fields, n_fields, g_log_writer_supports_color(
+									   STDERR_FILENO));
+	fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+	return G_LOG_WRITER_HANDLED;
+}
 
 static GLogWriterOutput pyfs_log_writer(GLogLevelFlags level, const GLogField *fields,
 					gsize n_fields, gpointer user_data)
@@ -23,7 +46,7 @@ static GLogWriterOutput pyfs_log_writer(GLogLevelFlags level, const GLogField *f
 	if (log_to_journal &&
 	    g_log_writer_journald(level, all, n_fields + 1, user_data) == G_LOG_WRITER_HANDLED)
 		return G_LOG_WRITER_HANDLED;
-	return g_log_writer_standard_streams(level, fields, n_fields, user_data);
+	return write_stderr(level, fields, n_fields);
 }
 
 void pyfs_log_setup(const char *instance, gboolean debug, gboolean detached)
@@ -31,6 +54,7 @@ void pyfs_log_setup(const char *instance, gboolean debug, gboolean detached)
 	g_free(log_instance);
 	log_instance = g_strdup(instance);
 	log_debug = debug;
+	log_detached = detached;
 	log_to_journal = g_log_writer_is_journald(STDERR_FILENO) ||
 			 (detached && g_file_test("/run/systemd/journal/socket", G_FILE_TEST_EXISTS));
 	g_log_set_writer_func(pyfs_log_writer, NULL, NULL);

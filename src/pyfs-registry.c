@@ -26,6 +26,7 @@ typedef enum {
 	OP_SET,
 	OP_CLEAR,
 	OP_REMOVE,
+	OP_RESTORE,
 } Op;
 
 PyfsRegistry *pyfs_registry_new(void)
@@ -105,7 +106,8 @@ static void log_changes(const PyfsModlist *before, const PyfsModlist *after)
 	}
 }
 
-static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, GError **error)
+static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names,
+		       guint64 if_serial, guint64 *serial_out, GError **error)
 {
 	g_autoptr(PyfsModlist) next = NULL;
 	g_autoptr(PyfsModlist) before = NULL;
@@ -126,6 +128,13 @@ static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, 
 		case OP_CLEAR:
 			pyfs_modlist_clear(next);
 			break;
+		case OP_RESTORE:
+			/* Someone else changed the list since: theirs stands. */
+			if (registry->serial != if_serial)
+				return TRUE;
+			pyfs_modlist_clear(next);
+			pyfs_modlist_add(next, names);
+			break;
 		case OP_REMOVE:
 			if (!pyfs_modlist_remove(next, names[0])) {
 				g_set_error(error, PYFS_ERROR, PYFS_ERROR_NOT_FOUND,
@@ -135,13 +144,18 @@ static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, 
 			break;
 		}
 		/* Nothing changes: nothing to save, nobody to tell. */
-		if (pyfs_modlist_equal(next, registry->list))
+		if (pyfs_modlist_equal(next, registry->list)) {
+			if (serial_out != NULL)
+				*serial_out = registry->serial;
 			return TRUE;
+		}
 		if (registry->hook != NULL && !registry->hook(next, registry->hook_data, error))
 			return FALSE;
 		before = g_steal_pointer(&registry->list);
 		registry->list = g_steal_pointer(&next);
 		registry->serial++;
+		if (serial_out != NULL)
+			*serial_out = registry->serial;
 		now = pyfs_modlist_copy(registry->list);
 	}
 
@@ -166,19 +180,28 @@ gboolean pyfs_registry_add(PyfsRegistry *registry, const char *const *names, GEr
 {
 	if (!validate_all(names, error) || !import_all(names, error))
 		return FALSE;
-	return commit(registry, OP_ADD, names, error);
+	return commit(registry, OP_ADD, names, 0, NULL, error);
 }
 
 gboolean pyfs_registry_set(PyfsRegistry *registry, const char *const *names, GError **error)
 {
 	if (!validate_all(names, error) || !import_all(names, error))
 		return FALSE;
-	return commit(registry, OP_SET, names, error);
+	return commit(registry, OP_SET, names, 0, NULL, error);
 }
 
 gboolean pyfs_registry_clear(PyfsRegistry *registry, GError **error)
 {
-	return commit(registry, OP_CLEAR, NULL, error);
+	return commit(registry, OP_CLEAR, NULL, 0, NULL, error);
+}
+
+PyfsModlist *pyfs_registry_truncate(PyfsRegistry *registry, guint64 *serial, GError **error)
+{
+	g_autoptr(PyfsModlist) before = pyfs_registry_snapshot(registry);
+
+	if (!commit(registry, OP_CLEAR, NULL, 0, serial, error))
+		return NULL;
+	return g_steal_pointer(&before);
 }
 
 gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError **error)
@@ -187,7 +210,15 @@ gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError *
 
 	if (!pyfs_name_validate(name, error))
 		return FALSE;
-	return commit(registry, OP_REMOVE, names, error);
+	return commit(registry, OP_REMOVE, names, 0, NULL, error);
+}
+
+gboolean pyfs_registry_restore(PyfsRegistry *registry, const PyfsModlist *list,
+				guint64 if_serial, GError **error)
+{
+	g_auto(GStrv) names = pyfs_modlist_to_strv(list);
+
+	return commit(registry, OP_RESTORE, (const char *const *)names, if_serial, NULL, error);
 }
 
 PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry)
@@ -196,6 +227,8 @@ PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry)
 
 	return pyfs_modlist_copy(registry->list);
 }
+
+
 
 gboolean pyfs_registry_contains(PyfsRegistry *registry, const char *name)
 {

@@ -47,8 +47,22 @@ gboolean pyfs_registry_add(PyfsRegistry *registry, const char *const *names, GEr
 gboolean pyfs_registry_set(PyfsRegistry *registry, const char *const *names, GError **error);
 /* Empties the list (: > run/modules, ClearModules). */
 gboolean pyfs_registry_clear(PyfsRegistry *registry, GError **error);
+/*
+ * Empties the list for a truncating writer (O_TRUNC): returns the list as
+ * it was, and sets @serial to the registry's serial right after, for
+ * pyfs_registry_restore() should the writer's first write fail.
+ */
+PyfsModlist *pyfs_registry_truncate(PyfsRegistry *registry, guint64 *serial, GError **error);
 /* Removes one name; PYFS_ERROR_NOT_FOUND when it is not listed. */
 gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError **error);
+
+/*
+ * Puts @list (names already imported) back as the whole list, but only if
+ * nothing changed it since serial @if_serial: the undo of a truncation
+ * whose write then failed.
+ */
+gboolean pyfs_registry_restore(PyfsRegistry *registry, const PyfsModlist *list,
+				guint64 if_serial, GError **error);
 
 /* A copy of the current list. */
 PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry);
