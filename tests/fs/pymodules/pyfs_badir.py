@@ -1,0 +1,5 @@
+"""A module whose dir() raises."""
+
+
+def __dir__():
+    raise RuntimeError("no listing")
