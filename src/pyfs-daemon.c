@@ -8,10 +8,14 @@
  *     `pyfsd DIR` returns 0 only once the mount answers;
  *  3. start Python and import the module list (still a single thread);
  *  4. mount and serve (the FUSE threads start here);
- *  5. wait until the mount answers, then report ready.
+ *  5. wait until the mount answers;
+ *  6. connect to the session bus and wait (bounded) until the bus names
+ *     are settled, then report ready: a client started after READY=1
+ *     finds org.pyfs.<label> on the bus.
  *
- * The main thread owns the GLib main loop and the signals; on SIGTERM or
- * SIGINT it stops the FUSE session, which releases the mount.
+ * The main thread owns the GLib main loop, the bus and the signals; on
+ * SIGTERM or SIGINT it leaves the bus (org.pyfs passes on), then stops the
+ * FUSE session, which releases the mount.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "pyfs-bus.h"
 #include "pyfs-daemon.h"
 #include "pyfs-fuse.h"
 #include "pyfs-log.h"
@@ -34,13 +39,18 @@
 
 static const char *const default_modules[] = { "json", "os", "sys", NULL };
 
+/* How long READY=1 may wait for the bus names: the mount is served meanwhile. */
+#define BUS_SETTLE_TIMEOUT_S 10
+
 typedef struct {
 	const PyfsOptions *options;
 	GMainLoop *loop;
 	PyfsRegistry *registry;
 	PyfsFs *fs;
+	PyfsBus *bus;
 	int ready_fd;            /* the detaching parent's pipe, or -1 */
 	gboolean unmounted;      /* the session ended from outside */
+	gboolean quitting;       /* asked to stop, maybe before the loop runs */
 } Daemon;
 
 /* Child side of detaching: tell the waiting parent how start-up went. */
@@ -113,6 +123,7 @@ static gboolean on_signal(gpointer user_data)
 	Daemon *d = user_data;
 
 	g_message("Shutting down on a signal");
+	d->quitting = TRUE;
 	g_main_loop_quit(d->loop);
 	return G_SOURCE_CONTINUE;
 }
@@ -123,6 +134,7 @@ static gboolean quit_unmounted(gpointer user_data)
 
 	g_message("%s was unmounted from outside; exiting", d->options->mountpoint);
 	d->unmounted = TRUE;
+	d->quitting = TRUE;
 	g_main_loop_quit(d->loop);
 	return G_SOURCE_REMOVE;
 }
@@ -152,12 +164,43 @@ static char *status_text(Daemon *d)
 			       joined);
 }
 
+static gboolean on_bus_timeout(gpointer user_data)
+{
+	gboolean *timed_out = user_data;
+
+	*timed_out = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * Iterates the main context until the bus names are settled, a signal
+ * asks us to stop, or the timeout: a stuck bus delays READY=1, it does
+ * not prevent it.
+ */
+static void wait_for_bus(Daemon *d)
+{
+	gboolean timed_out = FALSE;
+	guint timeout_id;
+
+	pyfs_bus_start(d->bus);
+	timeout_id = g_timeout_add_seconds(BUS_SETTLE_TIMEOUT_S, on_bus_timeout, &timed_out);
+	while (!pyfs_bus_settled(d->bus) && !timed_out && !d->quitting)
+		g_main_context_iteration(NULL, TRUE);
+	if (timed_out)
+		g_warning("The session bus did not answer within %d s; serving without waiting",
+			  BUS_SETTLE_TIMEOUT_S);
+	else
+		g_source_remove(timeout_id);
+}
+
 static gboolean start(Daemon *d, GError **error)
 {
 	if (!pyfs_python_init(NULL, error))
 		return FALSE;
 	if (!load_modules(d, error))
 		return FALSE;
+	/* Before the FUSE threads: it listens to the registry. */
+	d->bus = pyfs_bus_new(d->registry, d->options->mountpoint);
 	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options, error);
 	if (d->fs == NULL)
 		return FALSE;
@@ -182,6 +225,8 @@ int pyfs_daemon_run(const PyfsOptions *options)
 	Daemon d = { .options = options, .registry = registry, .ready_fd = -1 };
 	gboolean started;
 
+	/* Before any thread exists, so that all but the FUSE pool inherit it. */
+	pyfs_fs_block_wake_signal();
 	pyfs_log_setup(options->mountpoint, options->debug, !options->foreground);
 	if (!pyfs_mountpoint_prepare(options->mountpoint, &error)) {
 		g_printerr("pyfsd: %s\n", error->message);
@@ -202,8 +247,11 @@ int pyfs_daemon_run(const PyfsOptions *options)
 		sd_notifyf(0, "STATUS=Failed to start: %s", error->message);
 		if (d.fs != NULL)
 			pyfs_fs_free(g_steal_pointer(&d.fs));
+		/* Never started: nothing to stop, and no FUSE thread left to call it. */
+		g_clear_pointer(&d.bus, pyfs_bus_free);
 		return 1;
 	}
+	wait_for_bus(&d);
 
 	status = status_text(&d);
 	g_message("%s", status);
@@ -213,11 +261,16 @@ int pyfs_daemon_run(const PyfsOptions *options)
 		release_stdio();
 	}
 
-	g_main_loop_run(loop);
+	/* A signal during wait_for_bus() quit a loop that was not running yet. */
+	if (!d.quitting)
+		g_main_loop_run(loop);
 
 	if (!d.unmounted)
 		sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
+	pyfs_bus_stop(d.bus);
 	pyfs_fs_free(g_steal_pointer(&d.fs));
+	/* Only now can nothing change the registry, whose listener it is. */
+	g_clear_pointer(&d.bus, pyfs_bus_free);
 	pyfs_python_fini();
 	g_message("Stopped");
 	return 0;

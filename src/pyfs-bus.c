@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * org.pyfs.Manager on the session bus.
+ *
+ * Names: each instance owns org.pyfs.<label> (see pyfs_bus_label()) and
+ * queues for org.pyfs, without allowing replacement, so that the bus
+ * daemon hands org.pyfs to the oldest running instance and, when it
+ * exits, to the next in line. Start-up is "settled" once GLib has called
+ * back once for each name: name-acquired, or name-lost, which is how GLib
+ * reports a RequestName answered "in queue". pyfsd sends READY=1 after
+ * that, so a client started after the service is ready finds it on the bus.
+ *
+ * Calls: the handlers run on the main thread. Those that change the list
+ * import Python modules and may save the list to disk, so the registry
+ * call runs in a GTask thread and the invocation is completed from the
+ * task's callback, back on the main thread; the main loop never waits for
+ * Python. ListModules only copies the list under the registry lock.
+ *
+ * The Modules property follows the registry whoever changed it: the
+ * registry listener runs on the committing thread (a FUSE thread, a task
+ * thread), and only schedules a high-priority idle on the main context,
+ * which reads a fresh snapshot and sets the property; the skeleton then
+ * emits PropertiesChanged. An idle, not g_main_context_invoke(): that
+ * would run the update right on the calling thread whenever no thread
+ * owns the main context (during start-up, between iterations). Reading a
+ * snapshot rather than the listener's list keeps the property right when
+ * two commits on two threads call their listeners out of order; at high
+ * priority the update runs before any D-Bus call that arrives after the
+ * change (GDBus dispatches those at default priority), so a Get after
+ * `echo re >> run/modules` returns sees re.
+ *
+ * Lifetime: the registry cannot forget a listener, so the PyfsBus is
+ * reference-counted (each scheduled idle holds a reference) and is freed
+ * by the daemon only once nothing can change the registry any more.
+ */
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "pyfs-bus.h"
+#include "pyfs-error.h"
+#include "pyfs-manager-generated.h"
+#include "pyfs-names.h"
+
+#define OBJECT_PATH "/org/pyfs"
+#define SHARED_NAME "org.pyfs"
+#define NAME_PREFIX "org.pyfs."
+/* A bus name is at most 255 bytes. */
+#define LABEL_MAX (255 - (sizeof(NAME_PREFIX) - 1))
+#define LABEL_HASH_LEN 16
+
+typedef struct {
+	PyfsBus *bus;
+	char *name;
+	guint owner_id;
+	gboolean settled;     /* the first answer to our request came */
+	gboolean owned;
+} BusName;
+
+struct _PyfsBus {
+	PyfsRegistry *registry;
+	PyfsManager *skeleton;
+	GDBusConnection *connection;
+	GCancellable *cancellable;  /* the connection under way */
+	BusName label;              /* org.pyfs.<label> */
+	BusName shared;             /* org.pyfs */
+	gboolean exported;
+	gboolean off;               /* no bus, or it went away: settled, serving nothing */
+	gboolean stopped;           /* atomic: set by pyfs_bus_stop() */
+	gboolean sync_pending;      /* atomic: an update of Modules is scheduled */
+	guint in_flight;            /* tasks under way; main thread only */
+};
+
+typedef enum {
+	REQUEST_ADD,
+	REQUEST_SET,
+	REQUEST_CLEAR,
+	REQUEST_REMOVE,
+} RequestOp;
+
+static const char *const request_names[] = {
+	[REQUEST_ADD] = "AddModule",
+	[REQUEST_SET] = "SetModules",
+	[REQUEST_CLEAR] = "ClearModules",
+	[REQUEST_REMOVE] = "RemoveModule",
+};
+
+/* A change request on its way through a task thread. */
+typedef struct {
+	PyfsBus *bus;                       /* a reference */
+	GDBusMethodInvocation *invocation;  /* owned until completed */
+	RequestOp op;
+	GStrv names;
+} Request;
+
+static PyfsBus *bus_ref(PyfsBus *bus)
+{
+	return g_atomic_rc_box_acquire(bus);
+}
+
+static void bus_clear(gpointer data)
+{
+	PyfsBus *bus = data;
+
+	g_clear_object(&bus->skeleton);
+	g_clear_object(&bus->connection);
+	g_clear_object(&bus->cancellable);
+	g_free(bus->label.name);
+	g_free(bus->shared.name);
+}
+
+static void bus_unref(gpointer data)
+{
+	g_atomic_rc_box_release_full(data, bus_clear);
+}
+
+static void request_free(Request *request)
+{
+	/* Only a request dropped without an answer still holds its invocation. */
+	g_clear_object(&request->invocation);
+	g_strfreev(request->names);
+	bus_unref(request->bus);
+	g_free(request);
+}
+
+/* --- The Modules property ------------------------------------------------ */
+
+/* Main thread: makes Modules the registry's current list (PropertiesChanged if it differs). */
+static void sync_modules(PyfsBus *bus)
+{
+	g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(bus->registry);
+	g_auto(GStrv) names = pyfs_modlist_to_strv(list);
+
+	pyfs_manager_set_modules(bus->skeleton, (const char *const *)names);
+}
+
+static gboolean sync_in_idle(gpointer user_data)
+{
+	PyfsBus *bus = user_data;
+
+	/* Cleared before reading: a change after this point schedules again. */
+	g_atomic_int_set(&bus->sync_pending, FALSE);
+	sync_modules(bus);
+	return G_SOURCE_REMOVE;
+}
+
+/* Any thread, after a commit, outside the registry lock. */
+static void on_registry_changed(const PyfsModlist *now, gpointer user_data)
+{
+	PyfsBus *bus = user_data;
+	g_autoptr(GSource) source = NULL;
+
+	if (g_atomic_int_get(&bus->stopped) ||
+	    !g_atomic_int_compare_and_exchange(&bus->sync_pending, FALSE, TRUE))
+		return;
+	source = g_idle_source_new();
+	g_source_set_priority(source, G_PRIORITY_HIGH);
+	g_source_set_callback(source, sync_in_idle, bus_ref(bus), bus_unref);
+	g_source_set_static_name(source, "[pyfsd] Modules update");
+	g_source_attach(source, g_main_context_default());
+}
+
+/* --- Method calls -------------------------------------------------------- */
+
+static void log_request(GDBusMethodInvocation *invocation, RequestOp op,
+			const char *const *names)
+{
+	g_autofree char *joined = NULL;
+
+	if (names == NULL) {
+		g_debug("D-Bus %s() from %s", request_names[op],
+			g_dbus_method_invocation_get_sender(invocation));
+		return;
+	}
+	joined = g_strjoinv(" ", (GStrv)names);
+	/* SetModules may carry 64 KiB of names: the start says enough. */
+	if (strlen(joined) > 200)
+		strcpy(joined + 196, "...");
+	g_debug("D-Bus %s(%s) from %s", request_names[op], joined,
+		g_dbus_method_invocation_get_sender(invocation));
+}
+
+/*
+ * Takes @invocation. Errors of other domains have no D-Bus name of ours;
+ * an encoding error is an invalid name on the bus (D-Bus strings are UTF-8
+ * anyway), and a D-Bus name maps back to a single code.
+ */
+static void return_error(GDBusMethodInvocation *invocation, const GError *error)
+{
+	int code = PYFS_ERROR_FAILED;
+
+	if (error->domain == PYFS_ERROR)
+		code = error->code == PYFS_ERROR_ENCODING ? PYFS_ERROR_INVALID_NAME : error->code;
+	g_dbus_method_invocation_return_error_literal(invocation, PYFS_ERROR, code,
+						      error->message);
+}
+
+/* Refuses early, on the main thread, what the registry would refuse, plus the size limits. */
+static gboolean validate(RequestOp op, const char *const *names, GError **error)
+{
+	gsize bytes = 0;
+	guint count = 0;
+
+	if (names == NULL)
+		return TRUE;
+	for (const char *const *n = names; *n != NULL; n++) {
+		if (++count > PYFS_BUS_MAX_NAMES) {
+			g_set_error(error, PYFS_ERROR, PYFS_ERROR_TOO_LARGE,
+				    "More than %d module names in one call", PYFS_BUS_MAX_NAMES);
+			return FALSE;
+		}
+		bytes += strlen(*n) + 1;
+		if (bytes > PYFS_WRITE_MAX) {
+			g_set_error(error, PYFS_ERROR, PYFS_ERROR_TOO_LARGE,
+				    "More than %d bytes of module names in one call",
+				    PYFS_WRITE_MAX);
+			return FALSE;
+		}
+	}
+	for (const char *const *n = names; *n != NULL; n++)
+		if (!pyfs_name_validate(*n, error))
+			return FALSE;
+	return TRUE;
+}
+
+/* A task thread: the registry takes the GIL and its lock itself. */
+static void run_request(GTask *task, gpointer source, gpointer task_data,
+			GCancellable *cancellable)
+{
+	Request *request = task_data;
+	PyfsRegistry *registry = request->bus->registry;
+	const char *const *names = (const char *const *)request->names;
+	g_autoptr(GError) error = NULL;
+	gboolean ok = FALSE;
+
+	switch (request->op) {
+	case REQUEST_ADD:
+		ok = pyfs_registry_add(registry, names, &error);
+		break;
+	case REQUEST_SET:
+		ok = pyfs_registry_set(registry, names, &error);
+		break;
+	case REQUEST_CLEAR:
+		ok = pyfs_registry_clear(registry, &error);
+		break;
+	case REQUEST_REMOVE:
+		ok = pyfs_registry_remove(registry, names[0], &error);
+		break;
+	}
+	if (ok)
+		g_task_return_boolean(task, TRUE);
+	else
+		g_task_return_error(task, g_steal_pointer(&error));
+}
+
+/* Main thread: answers the call. */
+static void on_request_done(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	Request *request = g_task_get_task_data(G_TASK(result));
+	PyfsBus *bus = request->bus;
+	GDBusMethodInvocation *invocation = g_steal_pointer(&request->invocation);
+	g_autoptr(GError) error = NULL;
+
+	bus->in_flight--;
+	if (!g_task_propagate_boolean(G_TASK(result), &error)) {
+		g_debug("D-Bus %s refused: %s", request_names[request->op], error->message);
+		return_error(invocation, error);
+		return;
+	}
+	/* Whoever reads Modules after the reply must see the change. */
+	sync_modules(bus);
+	switch (request->op) {
+	case REQUEST_ADD:
+		pyfs_manager_complete_add_module(bus->skeleton, invocation);
+		break;
+	case REQUEST_SET:
+		pyfs_manager_complete_set_modules(bus->skeleton, invocation);
+		break;
+	case REQUEST_CLEAR:
+		pyfs_manager_complete_clear_modules(bus->skeleton, invocation);
+		break;
+	case REQUEST_REMOVE:
+		pyfs_manager_complete_remove_module(bus->skeleton, invocation);
+		break;
+	}
+}
+
+/* Owns @invocation, as the handle-* handlers do: completing it drops it. */
+static gboolean start_request(PyfsBus *bus, GDBusMethodInvocation *invocation, RequestOp op,
+			      const char *const *names)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GTask) task = NULL;
+	Request *request;
+
+	log_request(invocation, op, names);
+	if (!validate(op, names, &error)) {
+		g_debug("D-Bus %s refused: %s", request_names[op], error->message);
+		return_error(invocation, error);
+		return G_DBUS_METHOD_INVOCATION_HANDLED;
+	}
+	request = g_new0(Request, 1);
+	request->bus = bus_ref(bus);
+	request->invocation = invocation;
+	request->op = op;
+	request->names = g_strdupv((GStrv)names);
+
+	task = g_task_new(bus->skeleton, NULL, on_request_done, NULL);
+	g_task_set_source_tag(task, start_request);
+	g_task_set_task_data(task, request, (GDestroyNotify)request_free);
+	bus->in_flight++;
+	g_task_run_in_thread(task, run_request);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean on_handle_add_module(PyfsManager *manager, GDBusMethodInvocation *invocation,
+				     const char *name, gpointer user_data)
+{
+	const char *const names[] = { name, NULL };
+
+	return start_request(user_data, invocation, REQUEST_ADD, names);
+}
+
+static gboolean on_handle_set_modules(PyfsManager *manager, GDBusMethodInvocation *invocation,
+				      const char *const *names, gpointer user_data)
+{
+	return start_request(user_data, invocation, REQUEST_SET, names);
+}
+
+static gboolean on_handle_clear_modules(PyfsManager *manager, GDBusMethodInvocation *invocation,
+					gpointer user_data)
+{
+	return start_request(user_data, invocation, REQUEST_CLEAR, NULL);
+}
+
+static gboolean on_handle_remove_module(PyfsManager *manager, GDBusMethodInvocation *invocation,
+					const char *name, gpointer user_data)
+{
+	const char *const names[] = { name, NULL };
+
+	return start_request(user_data, invocation, REQUEST_REMOVE, names);
+}
+
+static gboolean on_handle_list_modules(PyfsManager *manager, GDBusMethodInvocation *invocation,
+				       gpointer user_data)
+{
+	PyfsBus *bus = user_data;
+	g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(bus->registry);
+	g_auto(GStrv) names = pyfs_modlist_to_strv(list);
+
+	pyfs_manager_complete_list_modules(manager, invocation, (const char *const *)names);
+	return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* --- Names and the connection -------------------------------------------- */
+
+static void on_name_acquired(GDBusConnection *connection, const char *name, gpointer user_data)
+{
+	BusName *n = user_data;
+
+	if (n->settled)
+		g_message("Now owning %s (the previous owner left)", name);
+	else
+		g_debug("Owning %s", name);
+	n->settled = TRUE;
+	n->owned = TRUE;
+}
+
+/*
+ * The first call answers our request: the name is someone else's and we
+ * wait in its queue. Later, as we allow no replacement, only a closed
+ * connection takes a name from us, and on_connection_closed() says so.
+ */
+static void on_name_lost(GDBusConnection *connection, const char *name, gpointer user_data)
+{
+	BusName *n = user_data;
+	gboolean first = !n->settled;
+
+	n->settled = TRUE;
+	n->owned = FALSE;
+	if (connection == NULL || g_dbus_connection_is_closed(connection) || n->bus->off ||
+	    g_atomic_int_get(&n->bus->stopped))
+		return;
+	if (first && n == &n->bus->shared)
+		g_message("%s belongs to an older instance; queued to take it over", name);
+	else if (first)
+		g_warning("%s is owned by another process; queued to take it over", name);
+	else
+		g_message("Lost the bus name %s", name);
+}
+
+static void on_connection_closed(GDBusConnection *connection, gboolean remote_peer_vanished,
+				 GError *error, gpointer user_data)
+{
+	PyfsBus *bus = user_data;
+
+	if (bus->off || g_atomic_int_get(&bus->stopped))
+		return;
+	bus->off = TRUE;
+	g_message("The session bus went away%s%s; D-Bus control is off",
+		  error ? ": " : "", error ? error->message : "");
+}
+
+static void own_name(PyfsBus *bus, BusName *n)
+{
+	n->bus = bus;
+	n->owner_id = g_bus_own_name_on_connection(bus->connection, n->name,
+						   G_BUS_NAME_OWNER_FLAGS_NONE,
+						   on_name_acquired, on_name_lost, n, NULL);
+}
+
+static void on_bus_got(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	PyfsBus *bus = user_data;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GDBusConnection) connection = g_bus_get_finish(result, &error);
+
+	if (connection == NULL) {
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+			g_message("Cannot connect to the session bus: %s; D-Bus control is off",
+				  error->message);
+		bus->off = TRUE;
+		bus_unref(bus);
+		return;
+	}
+	/* The mount outlives the bus: losing it must not end the process. */
+	g_dbus_connection_set_exit_on_close(connection, FALSE);
+	if (g_atomic_int_get(&bus->stopped)) {
+		bus_unref(bus);
+		return;
+	}
+	bus->connection = g_steal_pointer(&connection);
+	g_signal_connect(bus->connection, "closed", G_CALLBACK(on_connection_closed), bus);
+
+	/* Export before asking for names: whoever sees a name finds the object. */
+	if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(bus->skeleton),
+					      bus->connection, OBJECT_PATH, &error)) {
+		g_warning("Cannot export %s on the session bus: %s; D-Bus control is off",
+			  OBJECT_PATH, error->message);
+		bus->off = TRUE;
+		bus_unref(bus);
+		return;
+	}
+	bus->exported = TRUE;
+	own_name(bus, &bus->label);
+	own_name(bus, &bus->shared);
+	bus_unref(bus);
+}
+
+/* Whether a session bus is configured, without GLib's fallback of autolaunching one. */
+static gboolean session_bus_configured(void)
+{
+	const char *address = g_getenv("DBUS_SESSION_BUS_ADDRESS");
+	const char *runtime_dir = g_getenv("XDG_RUNTIME_DIR");
+	g_autofree char *socket = NULL;
+	struct stat st;
+
+	if (address != NULL && address[0] != '\0')
+		return TRUE;
+	if (runtime_dir == NULL || runtime_dir[0] != '/')
+		return FALSE;
+	/* GLib connects to $XDG_RUNTIME_DIR/bus in this case, as sd-bus does. */
+	socket = g_build_filename(runtime_dir, "bus", NULL);
+	return stat(socket, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* --- Public API ----------------------------------------------------------- */
+
+char *pyfs_bus_label(const char *mountpoint, const char *home)
+{
+	const char *path = mountpoint;
+	gsize home_len = home ? strlen(home) : 0;
+	GString *label;
+
+	while (home_len > 1 && home[home_len - 1] == '/')
+		home_len--;
+	if (home_len > 1 && home[0] == '/' && strncmp(mountpoint, home, home_len) == 0 &&
+	    mountpoint[home_len] == '/' && mountpoint[home_len + 1] != '\0')
+		path = mountpoint + home_len + 1;
+
+	label = g_string_sized_new(strlen(path));
+	for (const char *p = path; *p != '\0'; p++) {
+		if (g_ascii_isalpha(*p) || (g_ascii_isdigit(*p) && p != path))
+			g_string_append_c(label, *p);
+		else
+			g_string_append_printf(label, "_%02x", (guchar)*p);
+	}
+	if (label->len == 0)
+		g_string_append_c(label, '_');
+	if (label->len > LABEL_MAX) {
+		g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path, -1);
+
+		g_string_truncate(label, LABEL_MAX - 2 - LABEL_HASH_LEN);
+		g_string_append(label, "_x");
+		g_string_append_len(label, hash, LABEL_HASH_LEN);
+	}
+	return g_string_free(label, FALSE);
+}
+
+PyfsBus *pyfs_bus_new(PyfsRegistry *registry, const char *mountpoint)
+{
+	PyfsBus *bus = g_atomic_rc_box_new0(PyfsBus);
+	g_autofree char *label = pyfs_bus_label(mountpoint, g_get_home_dir());
+
+	bus->registry = registry;
+	bus->label.name = g_strconcat(NAME_PREFIX, label, NULL);
+	bus->shared.name = g_strdup(SHARED_NAME);
+	bus->cancellable = g_cancellable_new();
+
+	bus->skeleton = pyfs_manager_skeleton_new();
+	pyfs_manager_set_mountpoint(bus->skeleton, mountpoint);
+	pyfs_manager_set_version(bus->skeleton, PYFS_VERSION);
+	sync_modules(bus);
+	g_signal_connect(bus->skeleton, "handle-add-module", G_CALLBACK(on_handle_add_module), bus);
+	g_signal_connect(bus->skeleton, "handle-set-modules", G_CALLBACK(on_handle_set_modules),
+			 bus);
+	g_signal_connect(bus->skeleton, "handle-clear-modules",
+			 G_CALLBACK(on_handle_clear_modules), bus);
+	g_signal_connect(bus->skeleton, "handle-list-modules", G_CALLBACK(on_handle_list_modules),
+			 bus);
+	g_signal_connect(bus->skeleton, "handle-remove-module",
+			 G_CALLBACK(on_handle_remove_module), bus);
+
+	pyfs_registry_add_listener(registry, on_registry_changed, bus);
+	return bus;
+}
+
+void pyfs_bus_start(PyfsBus *bus)
+{
+	if (!session_bus_configured()) {
+		g_message("No session bus (DBUS_SESSION_BUS_ADDRESS is not set); "
+			  "D-Bus control is off");
+		bus->off = TRUE;
+		return;
+	}
+	g_debug("Connecting to the session bus as %s", bus->label.name);
+	g_bus_get(G_BUS_TYPE_SESSION, bus->cancellable, on_bus_got, bus_ref(bus));
+}
+
+gboolean pyfs_bus_settled(PyfsBus *bus)
+{
+	return bus->off || (bus->label.settled && bus->shared.settled);
+}
+
+void pyfs_bus_stop(PyfsBus *bus)
+{
+	if (g_atomic_int_get(&bus->stopped))
+		return;
+	g_atomic_int_set(&bus->stopped, TRUE);
+	g_cancellable_cancel(bus->cancellable);
+
+	/* No new calls; those under way still get their answer. */
+	if (bus->exported)
+		g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(bus->skeleton));
+	bus->exported = FALSE;
+	if (bus->in_flight > 0)
+		g_message("Waiting for %u D-Bus call%s under way", bus->in_flight,
+			  bus->in_flight == 1 ? "" : "s");
+	while (bus->in_flight > 0)
+		g_main_context_iteration(NULL, TRUE);
+
+	/* Releasing org.pyfs hands it to the next instance in the queue now. */
+	if (bus->label.owner_id != 0)
+		g_bus_unown_name(bus->label.owner_id);
+	if (bus->shared.owner_id != 0)
+		g_bus_unown_name(bus->shared.owner_id);
+	bus->label.owner_id = 0;
+	bus->shared.owner_id = 0;
+	if (bus->connection != NULL && !g_dbus_connection_is_closed(bus->connection))
+		g_dbus_connection_flush_sync(bus->connection, NULL, NULL);
+}
+
+void pyfs_bus_free(PyfsBus *bus)
+{
+	if (bus == NULL)
+		return;
+	pyfs_bus_stop(bus);
+	if (bus->connection != NULL)
+		g_signal_handlers_disconnect_by_data(bus->connection, bus);
+	bus_unref(bus);
+}

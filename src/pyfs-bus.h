@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The D-Bus control plane: org.pyfs.Manager at /org/pyfs on the user's
+ * session bus (DESIGN 5), serving the registry's module list.
+ *
+ * Threads: everything here runs on the main thread, in the default main
+ * context, except the registry calls of the mutating methods (they import,
+ * and may save the list) which run in GTask threads, and the registry
+ * listener, which runs on whichever thread committed a change and only
+ * schedules an update of the Modules property on the main context.
+ *
+ * The session bus is optional: without one the daemon serves the mount
+ * all the same, and says once that D-Bus control is off.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "pyfs-registry.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PyfsBus PyfsBus;
+
+/* SetModules accepts at most this many names (and PYFS_WRITE_MAX bytes of them). */
+#define PYFS_BUS_MAX_NAMES 4096
+
+/*
+ * Sets up the interface over @registry for the mount on @mountpoint, and
+ * listens to the registry. Connects to nothing yet. Call before anything
+ * can change the registry concurrently (before the FUSE threads start):
+ * registry listeners are set up once, at start-up.
+ */
+PyfsBus *pyfs_bus_new(PyfsRegistry *registry, const char *mountpoint);
+
+/*
+ * Connects to the session bus, exports /org/pyfs and asks for the names
+ * org.pyfs.<label> and org.pyfs. Never fails: without a session bus it
+ * logs once that D-Bus control is off and is settled at once.
+ */
+void pyfs_bus_start(PyfsBus *bus);
+
+/*
+ * Whether start-up is settled: both names owned, or org.pyfs queued behind
+ * an older instance, or the bus given up on. The main context must be
+ * iterated for this to become TRUE.
+ */
+gboolean pyfs_bus_settled(PyfsBus *bus);
+
+/*
+ * Stops serving: unexports the object, waits for the calls under way
+ * (iterating the main context), releases the names so that org.pyfs
+ * passes to the next instance. Call before the FUSE session stops, while
+ * Python still runs. Idempotent.
+ */
+void pyfs_bus_stop(PyfsBus *bus);
+
+/*
+ * Drops the daemon's reference. The registry keeps calling the listener
+ * until nothing can change it any more: free only once the FUSE session
+ * is gone (a stopped bus ignores the calls).
+ */
+void pyfs_bus_free(PyfsBus *bus);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsBus, pyfs_bus_free)
+
+/*
+ * The bus-name element naming the mount on @mountpoint (absolute): the
+ * path relative to @home when it lies strictly inside it, else the
+ * absolute path, with every byte outside [A-Za-z0-9], and a leading
+ * digit, written "_xx" (two lowercase hex digits), as sd-bus escapes
+ * object path labels. "mnt" -> "mnt", "fuse-test/mnt" -> "fuse_2dtest_2fmnt",
+ * "/tmp/x" -> "_2ftmp_2fx" (a relative path never starts with "/", so
+ * the two kinds cannot collide). A result too long for a bus name is cut
+ * and ends with "_x" and a hash of the path, which no escape produces.
+ */
+char *pyfs_bus_label(const char *mountpoint, const char *home);
+
+G_END_DECLS
