@@ -12,11 +12,14 @@
  * the GIL or any pyfs lock held.
  *
  * Caching: the kernel may cache what cannot go stale unnoticed, and
- * nothing else. The fixed directories are cached for long; lib/NAME
- * entries and run/modules' attributes are never cached, and run/modules is
- * direct I/O, so a change to the module list is visible to the very next
- * system call without any invalidation to send; attributes deeper in a
- * module are cached for ATTR_TIMEOUT, since a value may change under us.
+ * nothing else. The module list shows in two places only, the listing of
+ * lib/ and run/modules, and neither is cached: lib/ is listed afresh on
+ * every opendir, run/modules' attributes are never cached and its content
+ * is direct I/O. So a change to the list is visible to the very next
+ * system call without any invalidation to send. Looking up lib/NAME does
+ * not depend on the list (every module in sys.modules resolves), so those
+ * entries are cached like everything inside a module, for ATTR_TIMEOUT,
+ * since a value may change under us; the fixed directories for long.
  *
  * Content: a file's bytes are taken once per open (its "snapshot") and
  * every read of that open is served from them, so no Python code runs
@@ -151,7 +154,6 @@ static double timeout_for(const PyfsNode *node)
 	case PYFS_NODE_BIN:
 	case PYFS_NODE_DOT:
 		return FIXED_TIMEOUT;
-	case PYFS_NODE_MODULE:
 	case PYFS_NODE_MODULES:
 		return 0.0;
 	default:
@@ -440,14 +442,14 @@ static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, i
 }
 
 typedef struct {
-	GPtrArray *children; /* of const PyfsNode *, borrowed from the inode table */
+	GArray *children; /* of PyfsChild: the listing and its stats, taken at opendir */
 } DirHandle;
 
 static void dir_handle_free(DirHandle *dh)
 {
 	if (dh == NULL)
 		return;
-	g_clear_pointer(&dh->children, g_ptr_array_unref);
+	g_clear_pointer(&dh->children, g_array_unref);
 	g_free(dh);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(DirHandle, dir_handle_free)
@@ -478,28 +480,30 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	g_autofree char *buf = g_malloc(size);
 	size_t used = 0;
 
-	/* Offsets: 1 is after ".", 2 after "..", 2 + i + 1 after child i. */
+	/* Offsets: 1 is after ".", 2 after "..", 2 + i + 1 after child i. The
+	 * stats are those of opendir: one snapshot per open, like files. */
 	for (off_t i = off; i < (off_t)dh->children->len + 2; i++) {
-		const PyfsNode *child = NULL;
-		g_auto(PyfsNodeInfo) info = { 0 };
+		static const PyfsNodeInfo dir_info = { .kind = PYFS_ENTRY_DIR };
+		const PyfsNode *child;
+		const PyfsNodeInfo *info;
 		const char *name;
 		size_t need;
 
 		if (i == 0 || i == 1) {
 			name = i == 0 ? "." : "..";
-			info.kind = PYFS_ENTRY_DIR;
+			info = &dir_info;
 			child = node_of(fs, ino);
 		} else {
-			child = dh->children->pdata[i - 2];
+			PyfsChild *c = &g_array_index(dh->children, PyfsChild, i - 2);
+
+			child = c->node;
+			info = &c->info;
 			name = child->name;
-			/* Gone since opendir (a value deleted, a module removed): skip. */
-			if (pyfs_tree_examine(&fs->tree, child, &info) < 0)
-				continue;
 		}
 		if (plus) {
 			struct fuse_entry_param e;
 
-			fill_entry(fs, child, &info, &e);
+			fill_entry(fs, child, info, &e);
 			if (i < 2)
 				e.attr.st_ino = child->ino;
 			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
@@ -511,7 +515,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		} else {
 			struct stat st;
 
-			fill_stat(fs, child, &info, &st);
+			fill_stat(fs, child, info, &st);
 			need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
 			if (need > size - used)
 				break;

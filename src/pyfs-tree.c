@@ -36,25 +36,19 @@ static char *symlink_to_module(guint depth, const char *module)
 	return g_string_free(g_steal_pointer(&target), FALSE);
 }
 
-/* Examines attribute node @node (GIL held). */
-static int examine_attr(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+/*
+ * What attribute @attrs[depth - 1] of @parent (the object at @module +
+ * @attrs minus the last) is, with its content (GIL held).
+ */
+static int describe_attr(PyfsTree *tree, const char *module, const char *const *attrs,
+			 PyObject *parent, PyfsNodeInfo *info)
 {
-	guint depth = g_strv_length(node->attrs);
-	const char *attr = node->attrs[depth - 1];
-	g_autofree char *what = pyfs_object_describe(node->module, (const char *const *)node->attrs);
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) parent_attrs = g_strdupv(node->attrs);
-	PYFS_PYREF parent = NULL;
-	PYFS_PYREF value = NULL;
+	guint depth = g_strv_length((char **)attrs);
+	const char *attr = attrs[depth - 1];
+	g_autofree char *what = pyfs_object_describe(module, attrs);
+	PYFS_PYREF value = PyObject_GetAttrString(parent, attr); /* New reference */
 	g_autofree char *target = NULL;
 
-	/* The parent: the module, or a genuine submodule on the way. */
-	g_clear_pointer(&parent_attrs[depth - 1], g_free);
-	parent = pyfs_object_resolve(node->module, (const char *const *)parent_attrs, &error);
-	if (parent == NULL || !PyModule_Check(parent))
-		return -ENOENT;
-
-	value = PyObject_GetAttrString(parent, attr); /* New reference */
 	if (value == NULL) {
 		g_autofree char *reason = NULL;
 
@@ -76,8 +70,8 @@ static int examine_attr(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info
 		info->content = pyfs_render_value(value, what, PYFS_VALUE_MAX);
 		break;
 	case PYFS_ENTRY_EXEC:
-		info->content = bytes_take_string(pyfs_script_for_call(
-			node->module, (const char *const *)node->attrs, tree->call_socket));
+		info->content = bytes_take_string(
+			pyfs_script_for_call(module, attrs, tree->call_socket));
 		break;
 	case PYFS_ENTRY_SYMLINK:
 		info->content = bytes_take_string(symlink_to_module(depth, target));
@@ -86,6 +80,21 @@ static int examine_attr(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info
 		break;
 	}
 	return 0;
+}
+
+/* Examines attribute node @node (GIL held). */
+static int examine_attr(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+{
+	guint depth = g_strv_length(node->attrs);
+	g_auto(GStrv) parent_attrs = g_strdupv(node->attrs);
+	PYFS_PYREF parent = NULL;
+
+	/* The parent: the module, or a genuine submodule on the way. */
+	g_clear_pointer(&parent_attrs[depth - 1], g_free);
+	parent = pyfs_object_resolve(node->module, (const char *const *)parent_attrs, NULL);
+	if (parent == NULL || !PyModule_Check(parent))
+		return -ENOENT;
+	return describe_attr(tree, node->module, (const char *const *)node->attrs, parent, info);
 }
 
 static gboolean module_exists(const char *name)
@@ -218,23 +227,36 @@ int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
 	return 0;
 }
 
-static void add_fixed(PyfsTree *tree, GPtrArray *children, const fuse_ino_t *inos, gsize n)
+void pyfs_child_clear(PyfsChild *child)
 {
-	for (gsize i = 0; i < n; i++)
-		g_ptr_array_add(children, (gpointer)pyfs_inode_get(tree->inodes, inos[i]));
+	pyfs_node_info_clear(&child->info);
 }
 
-static void list_lib(PyfsTree *tree, GPtrArray *children)
+/* Adds @node, examined now; a node gone meanwhile is left out. */
+static void add_child(PyfsTree *tree, GArray *children, const PyfsNode *node)
+{
+	PyfsChild child = { .node = node };
+
+	if (pyfs_tree_examine(tree, node, &child.info) == 0)
+		g_array_append_val(children, child);
+}
+
+static void add_fixed(PyfsTree *tree, GArray *children, const fuse_ino_t *inos, gsize n)
+{
+	for (gsize i = 0; i < n; i++)
+		add_child(tree, children, pyfs_inode_get(tree->inodes, inos[i]));
+}
+
+static void list_lib(PyfsTree *tree, GArray *children)
 {
 	g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(tree->registry);
 
 	for (guint i = 0; i < pyfs_modlist_length(list); i++)
-		g_ptr_array_add(children,
-				(gpointer)pyfs_inode_module(tree->inodes, pyfs_modlist_get(list, i)));
+		add_child(tree, children, pyfs_inode_module(tree->inodes, pyfs_modlist_get(list, i)));
 }
 
 /* The entries of a module directory, or of builtins for bin/ (GIL held). */
-static int list_module(PyfsTree *tree, const PyfsNode *dir, GPtrArray *children, gboolean bin)
+static int list_module(PyfsTree *tree, const PyfsNode *dir, GArray *children, gboolean bin)
 {
 	const char *module = bin ? "builtins" : dir->module;
 	const char *const *parent_attrs = bin ? NULL : (const char *const *)dir->attrs;
@@ -252,15 +274,24 @@ static int list_module(PyfsTree *tree, const PyfsNode *dir, GPtrArray *children,
 	for (guint i = 0; i < entries->len; i++) {
 		PyfsEntry *entry = entries->pdata[i];
 
+		PyfsChild child = { 0 };
+
 		if (bin) {
-			if (entry->kind == PYFS_ENTRY_EXEC && entry->attr[0] != '_')
-				g_ptr_array_add(children, (gpointer)pyfs_inode_named(
-					tree->inodes, PYFS_NODE_BIN_LINK, entry->attr));
+			if (entry->kind != PYFS_ENTRY_EXEC || entry->attr[0] == '_')
+				continue;
+			child.node = pyfs_inode_named(tree->inodes, PYFS_NODE_BIN_LINK, entry->attr);
+			child.info.kind = PYFS_ENTRY_SYMLINK;
+			child.info.content = bytes_take_string(
+				g_strconcat("../lib/builtins/", entry->file, NULL));
+			g_array_append_val(children, child);
 			continue;
 		}
+		/* Described here, with the parent in hand and the GIL held once
+		 * for the whole listing: readdirplus needs every child's stat. */
 		chain[depth] = entry->attr;
-		g_ptr_array_add(children, (gpointer)pyfs_inode_attr(tree->inodes, module, chain,
-								    entry->file));
+		child.node = pyfs_inode_attr(tree->inodes, module, chain, entry->file);
+		if (describe_attr(tree, module, chain, obj, &child.info) == 0)
+			g_array_append_val(children, child);
 	}
 	return 0;
 }
@@ -270,7 +301,7 @@ static int compare_strings(gconstpointer a, gconstpointer b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void list_dot(PyfsTree *tree, GPtrArray *children)
+static void list_dot(PyfsTree *tree, GArray *children)
 {
 	PYFS_GIL_SCOPE gil = pyfs_python_enter();
 	PYFS_PYREF builtins = pyfs_object_module("builtins");
@@ -294,17 +325,22 @@ static void list_dot(PyfsTree *tree, GPtrArray *children)
 		PyErr_Clear();
 	}
 	g_ptr_array_sort(names, compare_strings);
-	for (guint i = 0; i < names->len; i++)
-		g_ptr_array_add(children, (gpointer)pyfs_inode_named(tree->inodes,
-								     PYFS_NODE_DOT_EXEC,
-								     names->pdata[i]));
+	for (guint i = 0; i < names->len; i++) {
+		PyfsChild child = { 0 };
+
+		child.node = pyfs_inode_named(tree->inodes, PYFS_NODE_DOT_EXEC, names->pdata[i]);
+		child.info.kind = PYFS_ENTRY_EXEC;
+		child.info.content = bytes_take_string(
+			pyfs_script_for_dot(names->pdata[i], tree->call_socket));
+		g_array_append_val(children, child);
+	}
 }
 
-int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GPtrArray **children)
+int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
 {
 	static const fuse_ino_t root[] = { PYFS_INO_BIN, PYFS_INO_DOT, PYFS_INO_LIB, PYFS_INO_RUN };
 	static const fuse_ino_t run[] = { PYFS_INO_MODULES };
-	g_autoptr(GPtrArray) list = g_ptr_array_new();
+	g_autoptr(GArray) list = g_array_new(FALSE, TRUE, sizeof(PyfsChild));
 	int r = 0;
 
 	switch (dir->type) {
@@ -333,6 +369,7 @@ int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GPtrArray **children)
 	}
 	if (r < 0)
 		return r;
+	g_array_set_clear_func(list, (GDestroyNotify)pyfs_child_clear);
 	*children = g_steal_pointer(&list);
 	return 0;
 }

@@ -36,7 +36,18 @@ int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info);
 int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
 		     const PyfsNode **child, PyfsNodeInfo *info);
 
-/* The nodes in directory @dir, in listing order (a GPtrArray of const PyfsNode *). */
-int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GPtrArray **children);
+/* A directory's child, examined when the directory was listed. */
+typedef struct {
+	const PyfsNode *node; /* borrowed from the inode table */
+	PyfsNodeInfo info;
+} PyfsChild;
+
+void pyfs_child_clear(PyfsChild *child);
+
+/*
+ * The children of directory @dir, in listing order, each examined (a
+ * GArray of PyfsChild that clears its elements).
+ */
+int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children);
 
 G_END_DECLS
