@@ -3,11 +3,19 @@
  * pyfs-call: the dispatcher named on the #! line of every executable file.
  *
  * The kernel runs it as "pyfs-call SCRIPT ARGS...". It reads which callable
- * SCRIPT names, parses ARGS, and then replaces itself with the Python
- * interpreter running pyfs_runner.py. Replacing rather than forking is what
- * makes the call the caller's own process: its cwd, environment, stdio,
- * controlling terminal and signals, and its exit status is the caller's
- * without any relaying.
+ * SCRIPT names and parses ARGS. Then, when SCRIPT names pyfsd's call server
+ * ("# pyfs-socket:"), it hands the call over: its stdio and working
+ * directory (SCM_RIGHTS), the runner items, its environment; it relays the
+ * signals it gets (Ctrl-C reaches the dispatcher, which is in the terminal's
+ * foreground process group, not the call) and ends as the call ended, by
+ * exit status or signal. That saves starting an interpreter (see
+ * src/pyfs-callserver.c for the server's side).
+ *
+ * Otherwise, or when the server cannot be reached (the file was copied
+ * elsewhere, pyfsd is gone) or refuses, it replaces itself with the Python
+ * interpreter running pyfs_runner.py: the call is then the caller's own
+ * process, with its cwd, environment, stdio, controlling terminal and
+ * signals, and its exit status is the caller's without any relaying.
  *
  * It is on the path of every call, so it does as little as it can and
  * fails early: everything wrong with the script or the command line is
@@ -17,15 +25,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <gio/gio.h>
+#include <glib.h>
 
 #include "pyfs-callargs.h"
-#include "pyfs-call-resources.h"
+#include "pyfs-callproto.h"
 
 /* What pyfs-call itself reports: bad usage, a bad script (DESIGN 4). */
 #define EXIT_ERROR 2
@@ -79,8 +95,156 @@ fail:
 	saved = errno;
 	if (fd >= 0)
 		close(fd);
-	g_set_error_literal(error, G_IO_ERROR, g_io_error_from_errno(saved), g_strerror(saved));
+	g_set_error_literal(error, G_FILE_ERROR, g_file_error_from_errno(saved), g_strerror(saved));
 	return NULL;
+}
+
+/*
+ * The signals the call gets as if it were this process: what a terminal, a
+ * shell or timeout(1) sends the dispatcher. SIGTSTP stops both (the call,
+ * in an orphaned process group, with SIGSTOP); SIGCONT resumes both.
+ */
+static const int relayed[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGTERM, SIGWINCH, SIGTSTP, SIGCONT,
+};
+
+/* Ends this process as the call ended: same exit status, or same signal. */
+static G_GNUC_NORETURN void end_like(int status)
+{
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		sigset_t set;
+
+		/* The call dumped core if it was to; a core of ours tells nothing. */
+		prctl(PR_SET_DUMPABLE, 0);
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+		exit(128 + sig);
+	}
+	exit(WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_ERROR);
+}
+
+/* Relays the signals received; @early (before the call started) collects
+ * those to raise again should the call run here after all. */
+static void relay_signals(int sock, int sigfd, sigset_t *early)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = si.ssi_signo;
+		PyfsCallMsg msg = {
+			.type = PYFS_CALL_MSG_SIGNAL, .value = sig == SIGTSTP ? SIGSTOP : sig,
+		};
+
+		send(sock, &msg, sizeof(msg), MSG_NOSIGNAL);
+		if (sig == SIGTSTP)
+			raise(SIGSTOP);
+		else if (early != NULL && sig != SIGCONT)
+			sigaddset(early, sig);
+	}
+}
+
+/*
+ * Waits for the call's end, relaying signals, and ends like it. Returns if
+ * the server closes the connection before the call started: nothing ran.
+ */
+static void wait_for_call(int sock, int sigfd, sigset_t *early)
+{
+	gboolean started = FALSE;
+	PyfsCallMsg msg;
+	gsize got = 0;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { sock, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		ssize_t n;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die(EXIT_ERROR, "poll: %s", g_strerror(errno));
+		}
+		if (pfd[1].revents)
+			relay_signals(sock, sigfd, started ? NULL : early);
+		if (!pfd[0].revents)
+			continue;
+		n = recv(sock, (char *)&msg + got, sizeof(msg) - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (!started)
+				return;
+			/* Killed with it (PR_SET_PDEATHSIG): a status that says so. */
+			die(128 + SIGKILL, "the call server stopped during the call");
+		}
+		got += n;
+		if (got < sizeof(msg))
+			continue;
+		got = 0;
+		if (msg.type == PYFS_CALL_MSG_STARTED)
+			started = TRUE;
+		else if (msg.type == PYFS_CALL_MSG_EXIT)
+			end_like(msg.value);
+	}
+}
+
+/*
+ * Runs the call in pyfsd's call server at @path, and ends like it. Returns
+ * only when the server did not take the call (nothing ran): the caller then
+ * runs it with python3. Silent: being unreachable is what copies of the
+ * file and a stopped pyfsd are.
+ */
+static void call_server(const char *path, GPtrArray *items)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	sigset_t relay, old, early;
+	uint64_t ignored = 0;
+	int sock = -1, cwd, sigfd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return;
+	strcpy(addr.sun_path, path);
+	/* O_PATH: a directory we may not read is still one to work in. */
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0)
+		return;
+
+	/* What we ignore, the call ignores (a background job's SIGINT, nohup). */
+	sigemptyset(&relay);
+	sigemptyset(&early);
+	for (int sig = 1; sig < NSIG && sig <= 64; sig++) {
+		struct sigaction sa;
+
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			ignored |= UINT64_C(1) << (sig - 1);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(relayed); i++)
+		if (!(ignored & (UINT64_C(1) << (relayed[i] - 1))))
+			sigaddset(&relay, relayed[i]);
+	/* Blocked from before the request: none is lost, none kills us first. */
+	sigprocmask(SIG_BLOCK, &relay, &old);
+	sigfd = signalfd(-1, &relay, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	/* Connected only now, the request follows at once: the spare that
+	 * accepts finds it there instead of waiting for it. */
+	if (sigfd >= 0)
+		sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
+	    pyfs_call_send_request(sock, cwd, items, ignored))
+		wait_for_call(sock, sigfd, &early);
+
+	/* Not taken: back as we were, with the signals meant for the call. */
+	close(cwd);
+	if (sock >= 0)
+		close(sock);
+	if (sigfd >= 0)
+		close(sigfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&early, sig) == 1)
+			raise(sig);
 }
 
 int main(int argc, char **argv)
@@ -88,7 +252,6 @@ int main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(PyfsCallScript) script = NULL;
 	g_autoptr(PyfsCallArgs) args = NULL;
-	g_autoptr(GBytes) runner = NULL;
 	g_autoptr(GPtrArray) items = NULL;
 	g_autoptr(GPtrArray) exec_argv = NULL;
 	g_autofree char *text = NULL;
@@ -107,23 +270,20 @@ int main(int argc, char **argv)
 	script = pyfs_call_script_parse(text, len, &error);
 	if (!script)
 		die(EXIT_ERROR, "%s: %s", path, error->message);
+	/* The call may end this process from deep inside call_server(). */
+	g_clear_pointer(&text, g_free);
 	args = pyfs_call_args_parse(argc - 2, (const char *const *)argv + 2, &error);
 	if (!args)
 		die(EXIT_ERROR, "%s: %s\nTry '%s --help'.", path, error->message, path);
 
-	/* The resource lives in a static library: looked up through its
-	 * getter, which also links it in, instead of global registration. */
-	runner = g_resource_lookup_data(pyfs_call_get_resource(), PYFS_CALL_RUNNER_RESOURCE,
-					G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
-	if (!runner)
-		die(EXIT_ERROR, "%s", error->message);
-
 	items = pyfs_call_runner_items(path, script, args);
+	if (script->socket)
+		call_server(script->socket, items);
+
 	exec_argv = g_ptr_array_new_full(items->len + 4, NULL);
 	g_ptr_array_add(exec_argv, (char *)PYFS_PYTHON);
 	g_ptr_array_add(exec_argv, (char *)"-c");
-	/* GResource data is always NUL-terminated. */
-	g_ptr_array_add(exec_argv, (char *)g_bytes_get_data(runner, NULL));
+	g_ptr_array_add(exec_argv, (char *)pyfs_call_runner_source);
 	for (guint i = 0; i < items->len; i++)
 		g_ptr_array_add(exec_argv, items->pdata[i]);
 	g_ptr_array_add(exec_argv, NULL);

@@ -18,6 +18,7 @@ void pyfs_call_script_free(PyfsCallScript *script)
 	g_free(script->module);
 	g_clear_pointer(&script->attributes, g_ptr_array_unref);
 	g_free(script->dot);
+	g_free(script->socket);
 	g_free(script);
 }
 
@@ -143,6 +144,10 @@ static gboolean script_parse_line(PyfsCallScript *script, char *line, guint line
 		if (!*value)
 			return script_error(error, lineno, "empty pyfs-dot");
 		script->dot = g_strdup(value);
+	} else if (strcmp(key, "socket") == 0) {
+		/* Only a hint: a bad one means the dispatcher runs python3 itself. */
+		if (!script->socket && g_path_is_absolute(value))
+			script->socket = g_strdup(value);
 	}
 	return TRUE;
 }

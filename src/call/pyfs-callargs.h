@@ -14,8 +14,8 @@
 
 G_BEGIN_DECLS
 
-/* The runner's source, in the GResource built with libpyfs_call. */
-#define PYFS_CALL_RUNNER_RESOURCE "/org/pyfs/call/pyfs_runner.py"
+/* pyfs_runner.py, NUL-terminated, built into libpyfs_call (embed-runner.py). */
+extern const char pyfs_call_runner_source[];
 
 /* The script files pyfsd serves are a few hundred bytes; this bounds what
  * the dispatcher reads from a file it is pointed at. */
@@ -30,11 +30,13 @@ typedef enum {
 } PyfsCallError;
 
 /* The header of a script file: either a lib/ file (module + attribute
- * chain) or a dot/ file (dot set, module NULL). */
+ * chain) or a dot/ file (dot set, module NULL); either may name the call
+ * server to try first. */
 typedef struct {
 	char *module;
 	GPtrArray *attributes;	/* char *, walked with getattr in order */
 	char *dot;
+	char *socket;		/* pyfsd's call server (absolute path), or NULL */
 } PyfsCallScript;
 
 /* The caller's command line, split per DESIGN 4. */

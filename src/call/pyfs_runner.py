@@ -1,7 +1,9 @@
 # pyfs_runner.py: runs one call of a pyfs executable file (DESIGN 4).
 #
 # pyfs-call runs it as `python -c SOURCE ITEM...` in the caller's own process
-# (after exec), and pyfsd's fork server can import it and call main(items).
+# (after exec), and pyfsd's call server (src/pyfs-callserver.c) loads it and
+# runs forked_main(items, environ, ignored) in a child per call. Both have
+# it built in (embed-runner.py): the very same code on both paths.
 # The items are written by pyfs_call_runner_items() in pyfs-callargs.c:
 #
 #   script=PATH  module=NAME  attr=NAME...  |  dot=NAME
@@ -319,6 +321,207 @@ def main(items):
             _die_of("SIGPIPE", 141)
         status = _report(exc, call)
     return status
+
+
+# --- In a child of pyfsd's call server -------------------------------------
+#
+# The child is a copy of pyfsd's interpreter that already holds the caller's
+# stdio as fds 0-2, its working directory, umask, limits and C environment
+# (done in C, src/pyfs-callserver.c). What python3 would set up at start-up
+# is done here: os.environ, the locale, the std streams and the signals.
+
+# The locale last set up: (the variable it came from, the LC_CTYPE set).
+_locale_state = None
+
+# python3 takes these LC_CTYPE locales for a "C" locale made UTF-8 (PEP 538),
+# and decodes stdio with surrogateescape in them, as in the C locale itself.
+_C_LOCALES = ("C", "POSIX", "C.UTF-8", "C.utf8", "UTF-8")
+
+
+def _adopt_environ(data):
+    """os.environ becomes data, {b"NAME": b"VALUE"}, which is already the
+    C environment: only os.environ's own copy of it is refreshed."""
+    mapping = getattr(os.environ, "_data", None)
+    if isinstance(mapping, dict):
+        old_tz = mapping.get(b"TZ")
+        mapping.clear()
+        mapping.update(data)
+    else:
+        old_tz = os.environb.get(b"TZ")
+        os.environb.clear()
+        os.environb.update(data)
+    time = sys.modules.get("time")
+    if data.get(b"TZ") != old_tz and time is not None and hasattr(time, "tzset"):
+        time.tzset()
+
+
+def _adopt_locale():
+    """The caller's LC_CTYPE and "C" for the other categories, as python3
+    starts; a C locale is coerced to UTF-8 as python3 does (PEP 538).
+    Returns the LC_CTYPE locale. Done again only when the variables that
+    choose it change."""
+    global _locale_state
+    env = os.environ
+    key = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+    if _locale_state is not None and _locale_state[0] == key:
+        return _locale_state[1]
+    import _locale
+    _locale.setlocale(_locale.LC_ALL, "C")
+    try:
+        name = _locale.setlocale(_locale.LC_CTYPE, "")
+    except _locale.Error:
+        name = "C"
+    if name in ("C", "POSIX"):
+        for coerced in _C_LOCALES[2:]:
+            try:
+                name = _locale.setlocale(_locale.LC_CTYPE, coerced)
+                break
+            except _locale.Error:
+                pass
+    _locale_state = (key, name)
+    return name
+
+
+def _std_stream(fd, mode, encoding, errors, unbuffered, name):
+    """A sys.std* stream over fd as python3 makes it, or None if fd is closed."""
+    import io
+    write = mode == "w"
+    try:
+        # stdin stays buffered even with -u, as in python3.
+        buffer = io.open(fd, mode + "b", buffering=0 if unbuffered and write else -1,
+                         closefd=False)
+    except OSError:
+        return None
+    raw = getattr(buffer, "raw", buffer)
+    raw.name = name
+    line_buffering = write and not unbuffered and (fd == 2 or raw.isatty())
+    return io.TextIOWrapper(buffer, encoding, errors, newline="\n",
+                            line_buffering=line_buffering, write_through=unbuffered)
+
+
+def _adopt_stdio(ctype):
+    """New sys.stdin, stdout, stderr over fds 0-2, by python3's rules under
+    the caller's LC_CTYPE locale ctype and environment (PYTHONIOENCODING,
+    PYTHONUNBUFFERED)."""
+    import codecs
+    env = os.environ
+    encoding, _, errors = env.get("PYTHONIOENCODING", "").partition(":")
+    if not encoding and sys.flags.utf8_mode:
+        encoding = "utf-8"
+    elif not encoding:
+        import _locale
+        encoding = _locale.nl_langinfo(_locale.CODESET) or "utf-8"
+    try:
+        # As python3 names it: "utf-8" for "UTF-8".
+        encoding = codecs.lookup(encoding).name
+    except LookupError:
+        pass
+    if not errors:
+        # An encoding chosen by PYTHONIOENCODING is strict, as in python3.
+        errors = ("surrogateescape" if not env.get("PYTHONIOENCODING", "").partition(":")[0]
+                  and (sys.flags.utf8_mode or ctype in _C_LOCALES) else "strict")
+    unbuffered = bool(env.get("PYTHONUNBUFFERED"))
+    sys.stdin = sys.__stdin__ = _std_stream(0, "r", encoding, errors, unbuffered,
+                                            "<stdin>")
+    sys.stdout = sys.__stdout__ = _std_stream(1, "w", encoding, errors, unbuffered,
+                                              "<stdout>")
+    sys.stderr = sys.__stderr__ = _std_stream(2, "w", encoding, "backslashreplace",
+                                              unbuffered, "<stderr>")
+
+
+def _flush_std():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _finish():
+    """What python3 does on the way out that a call may rely on: waiting
+    for its non-daemon threads (once only: threading marks the main thread
+    done), flushing the std streams."""
+    threading = sys.modules.get("threading")
+    if threading is not None and hasattr(threading, "_shutdown"):
+        threading._shutdown()
+    _flush_std()
+
+
+def _rehearse(signals):
+    """A call's machinery, on whatever stdio is (/dev/null): a str result
+    and a JSON one, arguments decoded as JSON literals or not."""
+    _adopt_environ(dict(os.environb))
+    _adopt_stdio(_adopt_locale())
+    if signals:
+        _adopt_signals([])
+    main(["script=pyfs-warm-up", "module=posixpath", "attr=join", "arg=a", 'arg="b"'])
+    main(["script=pyfs-warm-up", "module=posixpath", "attr=split", "arg=a/b"])
+    _flush_std()
+
+
+def warm_up(rounds):
+    """In a spare child of the call server, whose stdio is /dev/null: the
+    pages a call writes are copied now, before a call comes, rather than
+    while the caller waits. The spare resets its signals afterwards
+    (reset_signals())."""
+    for _ in range(rounds):
+        _rehearse(signals=True)
+
+
+def warm_up_server(rounds):
+    """In the call server itself, whose stdio is /dev/null for the while:
+    the runner's code is specialised once for all spares. Then sys.std* and
+    sys.argv are the server's again, and its signals were left alone; the
+    locale stays set as python3 sets it, as every call wants it."""
+    saved = (sys.stdin, sys.stdout, sys.stderr,
+             sys.__stdin__, sys.__stdout__, sys.__stderr__, getattr(sys, "argv", None))
+    try:
+        for _ in range(rounds):
+            _rehearse(signals=False)
+    finally:
+        (sys.stdin, sys.stdout, sys.stderr,
+         sys.__stdin__, sys.__stdout__, sys.__stderr__, sys.argv) = saved
+
+
+def reset_signals():
+    """In a spare, before a call comes: every signal disposition the default."""
+    import signal
+    for signum in signal.valid_signals():
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass  # SIGKILL, SIGSTOP
+
+
+def _adopt_signals(ignored):
+    """As python3 starts under the caller: what the caller ignores stays
+    ignored (nohup, a background job's SIGINT); SIGPIPE and SIGXFSZ are
+    ignored (OSError instead); Ctrl-C raises KeyboardInterrupt."""
+    import signal
+    for signum in ignored:
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
+    for signame in ("SIGPIPE", "SIGXFSZ"):
+        signal.signal(getattr(signal, signame), signal.SIG_IGN)
+    if signal.SIGINT not in ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def forked_main(items, environ, ignored):
+    """Runs the call in a child of pyfsd's call server and returns its exit
+    status, with which the child then _exits. environ: the caller's
+    environment, {b"NAME": b"VALUE"}, already the C one; ignored: the
+    signals it ignores."""
+    _adopt_environ(environ)
+    _adopt_stdio(_adopt_locale())
+    _adopt_signals(ignored)
+    try:
+        return main(items)
+    finally:
+        _finish()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# bench-calls.sh: what a call of an executable file costs, side by side in
+# one run: through the mount (pyfsd's call server), the same call as
+# `python3 -c`, the fallback (the script without its socket line: pyfs-call
+# execs python3), and 8 calls at once. The commands are run in turns (one
+# of each, then again), so that a change of load falls on all of them,
+# and each starts once the call server is idle (no spare being prepared).
+#
+# Environment: PYFSD, PYFS_CALL (the built binaries), PYFS_PYTHON (the
+# python3 pyfs-call falls back to), PYFS_BENCH_RUNS (default 50).
+
+set -u
+: "${PYFSD:?PYFSD must point at the built pyfsd}"
+PYTHON=${PYFS_PYTHON:-python3}
+RUNS=${PYFS_BENCH_RUNS:-50}
+
+[ -c /dev/fuse ] && command -v fusermount3 >/dev/null || {
+	echo "bench-calls: no FUSE on this machine, skipped"
+	exit 77
+}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pyfs-bench.XXXXXX")
+MNT=$WORK/mnt
+PID=
+cleanup() {
+	if [ -n "$PID" ]; then
+		kill -TERM "$PID" 2>/dev/null
+		wait "$PID" 2>/dev/null
+	fi
+	if grep -qs " $MNT " /proc/mounts; then
+		fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+	fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$MNT" "$WORK/runtime"
+chmod 0700 "$WORK/runtime"
+export XDG_RUNTIME_DIR=$WORK/runtime XDG_STATE_HOME=$WORK/state XDG_CONFIG_HOME=$WORK/config
+
+"$PYFSD" -f -m os "$MNT" >"$WORK/pyfsd.log" 2>&1 &
+PID=$!
+for _ in $(seq 300); do
+	[ -f "$MNT/run/modules" ] && break
+	sleep 0.1
+done
+[ -f "$MNT/run/modules" ] || { echo "bench-calls: pyfsd did not mount"; cat "$WORK/pyfsd.log"; exit 1; }
+
+join=$MNT/lib/os/path/join
+fallback=$WORK/join
+outside=$WORK/join-outside
+sed '/^# pyfs-socket:/d' "$join" >"$fallback"
+cp "$join" "$outside"
+chmod 0755 "$fallback" "$outside"
+grep -q '^# pyfs-socket:' "$join" || echo "bench-calls: warning: the scripts name no call server"
+
+server=$(grep -o 'Call server (pid [0-9]*)' "$WORK/pyfsd.log" | grep -o '[0-9]*')
+"$PYTHON" - "$RUNS" "$join" "$fallback" "$PYTHON" "${server:-0}" "$outside" <<'PY'
+import os, statistics, sys, time
+
+runs = int(sys.argv[1])
+join, fallback, python = sys.argv[2:5]
+server = int(sys.argv[5])
+outside = sys.argv[6]
+null = os.open(os.devnull, os.O_RDWR)
+actions = [(os.POSIX_SPAWN_DUP2, null, 1)]
+
+
+def spawn(argv):
+    return os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+
+
+def reap(pid, argv):
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        sys.exit(f"bench-calls: {argv} failed with wait status {status}")
+
+
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "S"
+
+
+def quiet():
+    """The call server and its children (spares) all asleep: no spare
+    being forked or warmed up, which would take CPU from what is measured."""
+    if not server:
+        return True
+    try:
+        with open(f"/proc/{server}/task/{server}/children") as f:
+            children = [int(pid) for pid in f.read().split()]
+    except OSError:
+        return True
+    return bool(children) and all(state(pid) == "S" for pid in [server] + children)
+
+
+def settle():
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and not (quiet() and quiet()):
+        time.sleep(0.0005)
+
+
+def once(argv):
+    settle()
+    start = time.perf_counter()
+    reap(spawn(argv), argv)
+    return time.perf_counter() - start
+
+
+def in_a_row(argv, n=20):
+    """Per call, n calls one after another without a pause: what a shell
+    loop sees, spares being replaced meanwhile."""
+    settle()
+    start = time.perf_counter()
+    for _ in range(n):
+        reap(spawn(argv), argv)
+    return (time.perf_counter() - start) / n
+
+
+def at_once(argv, n=8):
+    settle()
+    start = time.perf_counter()
+    pids = [spawn(argv) for _ in range(n)]
+    for pid in pids:
+        reap(pid, argv)
+    return time.perf_counter() - start
+
+
+py_c = [python, "-c", 'import os.path; print(os.path.join("a","b"))']
+cases = {
+    "server": lambda: once([join, "a", "b"]),
+    "python": lambda: once(py_c),
+    "fallback": lambda: once([fallback, "a", "b"]),
+    "outside": lambda: once([outside, "a", "b"]),
+}
+rounds = {
+    "row": lambda: in_a_row([join, "a", "b"]),
+    "row_python": lambda: in_a_row(py_c),
+    "parallel": lambda: at_once([join, "a", "b"]),
+    "parallel_python": lambda: at_once(py_c),
+}
+for run in list(cases.values()) + list(rounds.values()):   # warm the caches
+    run()
+times = {name: [] for name in list(cases) + list(rounds)}
+for i in range(runs):
+    for name, run in cases.items():
+        times[name].append(run())
+    if i % 5 == 0:
+        for name, run in rounds.items():
+            times[name].append(run())
+ms = {name: statistics.median(t) * 1000 for name, t in times.items()}
+
+print(f"Medians, {runs} runs each, in turns, on {os.cpu_count()} CPUs "
+      "(each run starts with the call server idle):")
+print(f"  lib/os/path/join a b, call server        {ms['server']:8.2f} ms")
+print(f"  python3 -c, the same call                {ms['python']:8.2f} ms")
+print(f"  fallback: pyfs-call execs python3        {ms['fallback']:8.2f} ms")
+print(f"  call server, the script outside the mount{ms['outside']:8.2f} ms"
+      "   (the rest is FUSE: exec and pyfs-call read it)")
+print(f"  20 calls in a row, per call: server      {ms['row']:8.2f} ms"
+      f"   python3 -c {ms['row_python']:6.2f} ms")
+print(f"  8 calls at once, total: server           {ms['parallel']:8.2f} ms"
+      f"   python3 -c {ms['parallel_python']:6.2f} ms")
+print("Ratios:")
+print(f"  call server / python3 -c                 {ms['server'] / ms['python']:8.3f}"
+      "   (goal <= 0.2, moonshot 0.1)")
+print(f"  fallback / python3 -c                    {ms['fallback'] / ms['python']:8.3f}")
+print(f"  in a row: call server / python3 -c       {ms['row'] / ms['row_python']:8.3f}")
+print(f"  8 at once: call server / python3 -c      {ms['parallel'] / ms['parallel_python']:8.3f}")
+print(f"  8 at once, per call / one call alone     {ms['parallel'] / 8 / ms['server']:8.3f}")
+PY

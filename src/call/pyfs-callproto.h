@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The call protocol between pyfs-call (the dispatcher) and pyfsd's call
+ * server, over a SOCK_STREAM Unix socket; see pyfs-callserver.c.
+ *
+ *   dispatcher -> server: one PyfsCallRequest, sent with the caller's stdin,
+ *     stdout, stderr and working directory as SCM_RIGHTS (those set in
+ *     fd_mask, in that order), then payload_len bytes: n_items runner items
+ *     (pyfs_call_runner_items()), then n_env "NAME=VALUE" entries, each
+ *     NUL-terminated.
+ *   server -> dispatcher: PYFS_CALL_MSG_STARTED (value: the call's pid) once
+ *     the call runs, then PYFS_CALL_MSG_EXIT (value: its wait status), then
+ *     the server closes the connection.
+ *   dispatcher -> server: PYFS_CALL_MSG_SIGNAL (value: a signal number), at
+ *     any time after the request, for the call's process group.
+ *
+ * The call itself may send PYFS_CALL_MSG_EXIT as it ends normally, once its
+ * output is flushed and its stdio closed, so that the dispatcher need not
+ * wait for the process to be torn down and reaped; the dispatcher takes the
+ * first EXIT.
+ *
+ * A connection closed before STARTED means that nothing ran (a refused peer,
+ * a version mismatch, a server shutting down): the dispatcher may then run
+ * the call itself. Both ends are native-endian: they run on one machine.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/resource.h>
+
+#include <glib.h>
+
+#define PYFS_CALL_PROTO_MAGIC 0x63667970u	/* "pyfc" */
+#define PYFS_CALL_PROTO_VERSION 1
+
+/* Bits of fd_mask: which descriptors come with the request. */
+#define PYFS_CALL_FD_STDIN (1u << 0)
+#define PYFS_CALL_FD_STDOUT (1u << 1)
+#define PYFS_CALL_FD_STDERR (1u << 2)
+#define PYFS_CALL_FD_CWD (1u << 3)
+#define PYFS_CALL_N_FDS 4
+
+/* Far above ARG_MAX: anything bigger is not a request, and is refused. */
+#define PYFS_CALL_PAYLOAD_MAX (64u * 1024 * 1024)
+
+/* The caller's resource limits the call takes on, as it would across exec. */
+static const int pyfs_call_limits[] = {
+	RLIMIT_CPU, RLIMIT_FSIZE, RLIMIT_DATA, RLIMIT_CORE, RLIMIT_NOFILE, RLIMIT_AS,
+};
+#define PYFS_CALL_N_LIMITS (sizeof(pyfs_call_limits) / sizeof(pyfs_call_limits[0]))
+
+typedef struct {
+	uint64_t cur;
+	uint64_t max;
+} PyfsCallLimit;
+
+typedef struct {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t fd_mask;
+	uint32_t umask;
+	uint64_t ignored;	/* bit n - 1: the caller ignores signal n (SIG_IGN) */
+	uint32_t n_items;
+	uint32_t n_env;
+	uint32_t payload_len;
+	uint32_t reserved;
+	PyfsCallLimit limits[PYFS_CALL_N_LIMITS];
+} PyfsCallRequest;
+
+enum {
+	PYFS_CALL_MSG_STARTED = 1,
+	PYFS_CALL_MSG_EXIT = 2,
+	PYFS_CALL_MSG_SIGNAL = 3,
+};
+
+typedef struct {
+	uint32_t type;
+	int32_t value;
+} PyfsCallMsg;
+
+/* A request as the server reads it. */
+typedef struct {
+	PyfsCallRequest header;
+	int fds[PYFS_CALL_N_FDS];	/* by slot: stdin, stdout, stderr, cwd; -1 if absent */
+	char *payload;
+	char **items;			/* header.n_items strings into payload, NULL-terminated */
+	char **env;			/* header.n_env strings into payload, NULL-terminated */
+} PyfsCallIncoming;
+
+/*
+ * Dispatcher side: sends the request for the runner @items, with our
+ * stdio, @cwd, environment, umask and limits, and the signals we ignore.
+ * FALSE (errno set) when the server cannot be told.
+ */
+gboolean pyfs_call_send_request(int sock, int cwd, GPtrArray *items, uint64_t ignored);
+
+/*
+ * Server side: reads one request from @sock, which blocks (bounded by the
+ * caller's SO_RCVTIMEO). NULL with @error if it is incomplete or invalid.
+ */
+PyfsCallIncoming *pyfs_call_recv_request(int sock, GError **error);
+
+/* Closes the descriptors still held and frees @in. NULL-safe. */
+void pyfs_call_incoming_free(PyfsCallIncoming *in);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsCallIncoming, pyfs_call_incoming_free)
+
+/* Sends one message; FALSE (errno set) if it could not be sent whole. */
+gboolean pyfs_call_send_msg(int sock, uint32_t type, int32_t value);
