@@ -41,15 +41,13 @@
 #include "config.h"
 #include "pyfs-bus.h"
 #include "pyfs-error.h"
+#include "pyfs-label.h"
 #include "pyfs-manager-generated.h"
 #include "pyfs-names.h"
 
 #define OBJECT_PATH "/org/pyfs"
 #define SHARED_NAME "org.pyfs"
 #define NAME_PREFIX "org.pyfs."
-/* A bus name is at most 255 bytes. */
-#define LABEL_MAX (255 - (sizeof(NAME_PREFIX) - 1))
-#define LABEL_HASH_LEN 16
 
 typedef struct {
 	PyfsBus *bus;
@@ -197,8 +195,7 @@ static void return_error(GDBusMethodInvocation *invocation, const GError *error)
 						      error->message);
 }
 
-/* Refuses early, on the main thread, what the registry would refuse, plus the size limits. */
-static gboolean validate(RequestOp op, const char *const *names, GError **error)
+gboolean pyfs_bus_validate_names(const char *const *names, GError **error)
 {
 	gsize bytes = 0;
 	guint count = 0;
@@ -296,7 +293,8 @@ static gboolean start_request(PyfsBus *bus, GDBusMethodInvocation *invocation, R
 	Request *request;
 
 	log_request(invocation, op, names);
-	if (!validate(op, names, &error)) {
+	/* Refused early, on the main thread: no task for a call that cannot succeed. */
+	if (!pyfs_bus_validate_names(names, &error)) {
 		g_debug("D-Bus %s refused: %s", request_names[op], error->message);
 		return_error(invocation, error);
 		return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -470,33 +468,8 @@ static gboolean session_bus_configured(void)
 
 char *pyfs_bus_label(const char *mountpoint, const char *home)
 {
-	const char *path = mountpoint;
-	gsize home_len = home ? strlen(home) : 0;
-	GString *label;
-
-	while (home_len > 1 && home[home_len - 1] == '/')
-		home_len--;
-	if (home_len > 1 && home[0] == '/' && strncmp(mountpoint, home, home_len) == 0 &&
-	    mountpoint[home_len] == '/' && mountpoint[home_len + 1] != '\0')
-		path = mountpoint + home_len + 1;
-
-	label = g_string_sized_new(strlen(path));
-	for (const char *p = path; *p != '\0'; p++) {
-		if (g_ascii_isalpha(*p) || (g_ascii_isdigit(*p) && p != path))
-			g_string_append_c(label, *p);
-		else
-			g_string_append_printf(label, "_%02x", (guchar)*p);
-	}
-	if (label->len == 0)
-		g_string_append_c(label, '_');
-	if (label->len > LABEL_MAX) {
-		g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path, -1);
-
-		g_string_truncate(label, LABEL_MAX - 2 - LABEL_HASH_LEN);
-		g_string_append(label, "_x");
-		g_string_append_len(label, hash, LABEL_HASH_LEN);
-	}
-	return g_string_free(label, FALSE);
+	/* Shared with the state file's name (pyfs-label.h). */
+	return pyfs_label_for_mountpoint(mountpoint, home);
 }
 
 PyfsBus *pyfs_bus_new(PyfsRegistry *registry, const char *mountpoint)

@@ -6,12 +6,17 @@
  *  2. detach, unless -f: fork while there is a single thread; the parent
  *     waits on a pipe for the child's "ready" or its error message, so
  *     `pyfsd DIR` returns 0 only once the mount answers;
- *  3. start Python and import the module list (still a single thread);
+ *  3. read the user's pyfsd.conf, start Python and restore the module list
+ *     (-m, else the saved list, else the default list), which is saved
+ *     before every change from then on (still a single thread); then
+ *     fork the call server, a copy of this warm interpreter that runs the
+ *     executable files' calls (it must be forked while that holds);
  *  4. mount and serve (the FUSE threads start here);
  *  5. wait until the mount answers;
  *  6. connect to the session bus and wait (bounded) until the bus names
  *     are settled, then report ready: a client started after READY=1
- *     finds org.pyfs.<label> on the bus.
+ *     finds org.pyfs.<label> on the bus;
+ *  7. under systemd's WatchdogSec=, start the health-checked pings.
  *
  * The main thread owns the GLib main loop, the bus and the signals; on
  * SIGTERM or SIGINT it leaves the bus (org.pyfs passes on), then stops the
@@ -19,6 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,12 +36,16 @@
 
 #include "config.h"
 #include "pyfs-bus.h"
+#include "pyfs-callserver.h"
+#include "pyfs-config.h"
 #include "pyfs-daemon.h"
 #include "pyfs-fuse.h"
 #include "pyfs-log.h"
 #include "pyfs-mountpoint.h"
 #include "pyfs-python.h"
 #include "pyfs-registry.h"
+#include "pyfs-state.h"
+#include "pyfs-watchdog.h"
 
 static const char *const default_modules[] = { "json", "os", "sys", NULL };
 
@@ -48,6 +58,11 @@ typedef struct {
 	PyfsRegistry *registry;
 	PyfsFs *fs;
 	PyfsBus *bus;
+	PyfsConfig *config;
+	PyfsState *state;        /* the registry's commit hook uses it */
+	PyfsWatchdog *watchdog;  /* NULL without WatchdogSec= */
+	PyfsCallServer *calls;   /* NULL without a call server: calls start python3 */
+	GSource *status_update;  /* made ready by every change of the module list */
 	int ready_fd;            /* the detaching parent's pipe, or -1 */
 	gboolean unmounted;      /* the session ended from outside */
 	gboolean quitting;       /* asked to stop, maybe before the loop runs */
@@ -145,12 +160,27 @@ static void on_session_ended(gpointer user_data)
 	g_main_context_invoke(NULL, quit_unmounted, user_data);
 }
 
+/* The user's pyfsd.conf; a broken one is ignored, with a warning. */
+static PyfsConfig *load_config(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *path = pyfs_config_path();
+	PyfsConfig *config = pyfs_config_load(path, g_get_home_dir(), &error);
+
+	if (config != NULL)
+		return config;
+	g_warning("Ignoring the configuration file: %s", error->message);
+	return pyfs_config_new();
+}
+
 static gboolean load_modules(Daemon *d, GError **error)
 {
-	const char *const *modules = d->options->modules ? (const char *const *)d->options->modules
+	const char *const *defaults = d->config->modules ? (const char *const *)d->config->modules
 							 : default_modules;
 
-	return pyfs_registry_set(d->registry, modules, error);
+	d->state = pyfs_state_new(d->options->mountpoint);
+	return pyfs_state_restore(d->state, d->registry, (const char *const *)d->options->modules,
+				  defaults, error);
 }
 
 static char *status_text(Daemon *d)
@@ -162,6 +192,58 @@ static char *status_text(Daemon *d)
 	return g_strdup_printf("Serving %u module%s on %s: %s", pyfs_modlist_length(list),
 			       pyfs_modlist_length(list) == 1 ? "" : "s", d->options->mountpoint,
 			       joined);
+}
+
+/* Main thread: STATUS= follows the module list. */
+static gboolean update_status(gpointer user_data)
+{
+	Daemon *d = user_data;
+	g_autofree char *status = NULL;
+
+	/* After STOPPING=1, "Shutting down..." stays. */
+	if (d->quitting)
+		return G_SOURCE_CONTINUE;
+	status = status_text(d);
+	sd_notifyf(0, "STATUS=%s", status);
+	return G_SOURCE_CONTINUE;
+}
+
+/* Any thread, after a commit: sd_notify belongs to the main thread. */
+static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+{
+	Daemon *d = user_data;
+
+	g_source_set_ready_time(d->status_update, 0);
+}
+
+/* A source that dispatches once each time it is made ready, from any thread. */
+static gboolean ready_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	g_source_set_ready_time(source, -1);
+	return callback(user_data);
+}
+
+static GSourceFuncs ready_funcs = { .dispatch = ready_dispatch };
+
+static void watch_modules(Daemon *d)
+{
+	d->status_update = g_source_new(&ready_funcs, sizeof(GSource));
+	g_source_set_callback(d->status_update, update_status, d, NULL);
+	g_source_set_static_name(d->status_update, "[pyfsd] STATUS update");
+	g_source_attach(d->status_update, NULL);
+	pyfs_registry_add_listener(d->registry, on_modules_changed, d);
+}
+
+/* What start() set up besides the mount and the bus; once nothing can change the list. */
+static void release(Daemon *d)
+{
+	if (d->status_update != NULL) {
+		g_source_destroy(d->status_update);
+		g_clear_pointer(&d->status_update, g_source_unref);
+	}
+	g_clear_pointer(&d->state, pyfs_state_free);
+	g_clear_pointer(&d->config, pyfs_config_free);
+	g_clear_pointer(&d->calls, pyfs_callserver_free);
 }
 
 static gboolean on_bus_timeout(gpointer user_data)
@@ -193,17 +275,44 @@ static void wait_for_bus(Daemon *d)
 		g_source_remove(timeout_id);
 }
 
+/*
+ * The call server is forked while pyfsd is a single thread, and the first
+ * signal source starts GLib's worker thread: SIGTERM and SIGINT stay
+ * blocked until then, and one that came meanwhile is handled once unblocked.
+ */
+static void start_call_server(Daemon *d)
+{
+	g_autoptr(GError) error = NULL;
+	sigset_t stop;
+
+	d->calls = pyfs_callserver_start(d->registry, d->options->mountpoint, d->ready_fd,
+					 !d->options->foreground, &error);
+	if (d->calls == NULL)
+		g_message("No call server (%s): calls start python3", error->message);
+	g_unix_signal_add(SIGTERM, on_signal, d);
+	g_unix_signal_add(SIGINT, on_signal, d);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+}
+
 static gboolean start(Daemon *d, GError **error)
 {
-	if (!pyfs_python_init(NULL, error))
+	d->config = load_config();
+	if (!pyfs_python_init((const char *const *)d->config->path, error))
 		return FALSE;
 	if (!load_modules(d, error))
 		return FALSE;
+	/* Listeners are set up before the FUSE threads start. */
+	watch_modules(d);
+	start_call_server(d);
 	/* Before the FUSE threads: it listens to the registry. */
 	d->bus = pyfs_bus_new(d->registry, d->options->mountpoint);
 	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options, error);
 	if (d->fs == NULL)
 		return FALSE;
+	pyfs_fs_set_call_socket(d->fs, pyfs_callserver_socket(d->calls));
 	if (!pyfs_fs_start(d->fs, on_session_ended, d, error))
 		return FALSE;
 	/* The kernel's INIT is answered by the FUSE threads: from here on a
@@ -224,9 +333,21 @@ int pyfs_daemon_run(const PyfsOptions *options)
 	g_autofree char *status = NULL;
 	Daemon d = { .options = options, .registry = registry, .ready_fd = -1 };
 	gboolean started;
+	sigset_t stop_signals;
 
 	/* Before any thread exists, so that all but the FUSE pool inherit it. */
 	pyfs_fs_block_wake_signal();
+	/*
+	 * Memory that a burst of requests took should go back when it ends;
+	 * a daemon that runs for months must not keep its peak. glibc's
+	 * adaptive mmap threshold rises to the size of the FUSE workers'
+	 * 1 MiB request buffers after the first is freed, and then keeps
+	 * every such buffer in the heap: fix it. And each thread's arena
+	 * keeps what it freed: the work is serialised by the GIL anyway,
+	 * so two arenas cost no contention that matters.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 	pyfs_log_setup(options->mountpoint, options->debug, !options->foreground);
 	if (!pyfs_mountpoint_prepare(options->mountpoint, &error)) {
 		g_printerr("pyfsd: %s\n", error->message);
@@ -237,8 +358,11 @@ int pyfs_daemon_run(const PyfsOptions *options)
 
 	loop = g_main_loop_new(NULL, FALSE);
 	d.loop = loop;
-	g_unix_signal_add(SIGTERM, on_signal, &d);
-	g_unix_signal_add(SIGINT, on_signal, &d);
+	/* Watched from start_call_server(), which unblocks them. */
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
 	started = start(&d, &error);
 	if (!started) {
@@ -249,6 +373,7 @@ int pyfs_daemon_run(const PyfsOptions *options)
 			pyfs_fs_free(g_steal_pointer(&d.fs));
 		/* Never started: nothing to stop, and no FUSE thread left to call it. */
 		g_clear_pointer(&d.bus, pyfs_bus_free);
+		release(&d);
 		return 1;
 	}
 	wait_for_bus(&d);
@@ -260,17 +385,21 @@ int pyfs_daemon_run(const PyfsOptions *options)
 		report_to_parent(&d, NULL);
 		release_stdio();
 	}
+	d.watchdog = pyfs_watchdog_start(options->mountpoint);
 
 	/* A signal during wait_for_bus() quit a loop that was not running yet. */
 	if (!d.quitting)
 		g_main_loop_run(loop);
 
+	/* First: a check under way needs the mount and the interpreter. */
+	g_clear_pointer(&d.watchdog, pyfs_watchdog_stop);
 	if (!d.unmounted)
 		sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
 	pyfs_bus_stop(d.bus);
 	pyfs_fs_free(g_steal_pointer(&d.fs));
 	/* Only now can nothing change the registry, whose listener it is. */
 	g_clear_pointer(&d.bus, pyfs_bus_free);
+	release(&d);
 	pyfs_python_fini();
 	g_message("Stopped");
 	return 0;

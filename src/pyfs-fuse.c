@@ -2,14 +2,10 @@
 /*
  * The FUSE operations (low-level API).
  *
- * Threads: fuse_session_loop_mt serves requests from its own pool, started
- * by pyfs_fs_start() with every signal blocked (signals belong to the main
- * loop) but PYFS_WAKE_SIGNAL, which every other thread blocks: on shutdown
- * it interrupts a worker's read of /dev/fuse so that the loop notices
- * fuse_session_exit() even while the mount lingers (a lazy unmount with a
- * shell still inside it keeps the connection, and the reads, alive). Handlers enter Python only through pyfs-tree and the registry,
- * which take and drop the GIL themselves, so no reply is ever sent with
- * the GIL or any pyfs lock held.
+ * Threads: the handlers run in libfuse's worker pool (pyfs-fuse-session.c).
+ * They enter Python only through pyfs-tree and the registry, which take
+ * and drop the GIL themselves, so no reply is ever sent with the GIL or
+ * any pyfs lock held.
  *
  * Caching: the kernel may cache what cannot go stale unnoticed, and
  * nothing else. The module list shows in two places only, the listing of
@@ -42,30 +38,13 @@
 #include <gio/gio.h>
 
 #include "pyfs-error.h"
-#include "pyfs-fuse.h"
+#include "pyfs-fuse-private.h"
 #include "pyfs-names.h"
 #include "pyfs-tree.h"
 
 #define FIXED_TIMEOUT 3600.0 /* the fixed directories and run/modules' entry */
 #define ATTR_TIMEOUT 1.0     /* everything inside a module */
 
-struct _PyfsFs {
-	PyfsTree tree;
-	struct fuse_session *session;
-	char *mountpoint;
-	struct timespec mount_time;
-	struct timespec modules_time; /* last change of the module list (atomic via lock) */
-	GMutex time_lock;             /* guards modules_time; a leaf lock */
-
-	GThread *thread;
-	gboolean stopping;            /* set by pyfs_fs_stop() before ending the session */
-	GMutex served_lock;
-	GCond served_cond;
-	gboolean served;              /* the session loop has returned (under served_lock) */
-	gboolean mounted;
-	PyfsFsEndedFunc ended;
-	gpointer ended_data;
-};
 
 /* An open file: its snapshot, and for run/modules the state of the writer. */
 typedef struct {
@@ -95,14 +74,6 @@ static PyfsFs *fs_of(fuse_req_t req)
 static const PyfsNode *node_of(PyfsFs *fs, fuse_ino_t ino)
 {
 	return pyfs_inode_get(fs->tree.inodes, ino);
-}
-
-static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
-{
-	PyfsFs *fs = user_data;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->time_lock);
-
-	clock_gettime(CLOCK_REALTIME, &fs->modules_time);
 }
 
 static void fill_stat(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info,
@@ -593,7 +564,7 @@ static void refuse_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, EPERM);
 }
 
-static const struct fuse_lowlevel_ops pyfs_ops = {
+const struct fuse_lowlevel_ops pyfs_fuse_ops = {
 	.init = pyfs_op_init,
 	.lookup = pyfs_op_lookup,
 	.forget = pyfs_op_forget,
@@ -620,147 +591,3 @@ static const struct fuse_lowlevel_ops pyfs_ops = {
 	.setxattr = refuse_setxattr,
 	.removexattr = refuse_removexattr,
 };
-
-PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
-		    GError **error)
-{
-	g_autoptr(PyfsFs) fs = g_new0(PyfsFs, 1);
-	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	/* default_permissions: the kernel checks the modes we report (0444
-	 * value files are read-only to the user even before we see an open). */
-	g_autofree char *all_options = g_strdup_printf(
-		"default_permissions,fsname=pyfs,subtype=pyfs%s%s", options ? "," : "",
-		options ? options : "");
-
-	fs->tree.registry = registry;
-	fs->tree.inodes = pyfs_inode_table_new();
-	fs->mountpoint = g_strdup(mountpoint);
-	g_mutex_init(&fs->time_lock);
-	g_mutex_init(&fs->served_lock);
-	g_cond_init(&fs->served_cond);
-	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
-	fs->modules_time = fs->mount_time;
-	pyfs_registry_add_listener(registry, on_modules_changed, fs);
-
-	if (fuse_opt_add_arg(&args, "pyfsd") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
-	    fuse_opt_add_arg(&args, all_options) != 0) {
-		fuse_opt_free_args(&args);
-		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Out of memory");
-		return NULL;
-	}
-	fs->session = fuse_session_new(&args, &pyfs_ops, sizeof(pyfs_ops), fs);
-	fuse_opt_free_args(&args);
-	if (fs->session == NULL) {
-		/* libfuse has said why on stderr (an unknown option, most often). */
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-			    "Cannot create the FUSE session with options “%s”", all_options);
-		return NULL;
-	}
-	if (fuse_session_mount(fs->session, mountpoint) != 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot mount on %s", mountpoint);
-		return NULL;
-	}
-	fs->mounted = TRUE;
-	return g_steal_pointer(&fs);
-}
-
-void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket)
-{
-	g_free(fs->tree.call_socket);
-	fs->tree.call_socket = g_strdup(socket);
-}
-
-static void on_wake_signal(int sig)
-{
-	/* Nothing to do: being delivered is the point (read(2) returns EINTR). */
-}
-
-void pyfs_fs_block_wake_signal(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, PYFS_WAKE_SIGNAL);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-}
-
-static gpointer serve(gpointer data)
-{
-	PyfsFs *fs = data;
-	struct fuse_loop_config *config = fuse_loop_cfg_create();
-	int r;
-
-	fuse_loop_cfg_set_clone_fd(config, 0);
-	fuse_loop_cfg_set_max_threads(config, 16);
-	r = fuse_session_loop_mt(fs->session, config);
-	fuse_loop_cfg_destroy(config);
-	if (r != 0)
-		g_warning("The FUSE session ended with an error: %s", g_strerror(r < 0 ? -r : r));
-	g_mutex_lock(&fs->served_lock);
-	fs->served = TRUE;
-	g_cond_broadcast(&fs->served_cond);
-	g_mutex_unlock(&fs->served_lock);
-	if (!g_atomic_int_get(&fs->stopping) && fs->ended != NULL)
-		fs->ended(fs->ended_data);
-	return NULL;
-}
-
-gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GError **error)
-{
-	struct sigaction wake = { .sa_handler = on_wake_signal }; /* no SA_RESTART */
-	sigset_t all, old;
-
-	fs->ended = ended;
-	fs->ended_data = user_data;
-	sigemptyset(&wake.sa_mask);
-	sigaction(PYFS_WAKE_SIGNAL, &wake, NULL);
-	/* The pool inherits this mask: signals go to the main loop's thread. */
-	sigfillset(&all);
-	sigdelset(&all, PYFS_WAKE_SIGNAL);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	fs->thread = g_thread_try_new("pyfs-fuse", serve, fs, error);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return fs->thread != NULL;
-}
-
-void pyfs_fs_stop(PyfsFs *fs)
-{
-	if (fs->session == NULL)
-		return;
-	g_atomic_int_set(&fs->stopping, TRUE);
-	fuse_session_exit(fs->session);
-	/* Unmounting ends the connection: the loop's blocked reads return
-	 * ENODEV and every worker exits. */
-	if (fs->mounted) {
-		fuse_session_unmount(fs->session);
-		fs->mounted = FALSE;
-	}
-	if (fs->thread == NULL)
-		return;
-	/* A worker that was between its exit check and its read misses one
-	 * signal: repeat until the loop has returned. */
-	g_mutex_lock(&fs->served_lock);
-	while (!fs->served) {
-		kill(getpid(), PYFS_WAKE_SIGNAL);
-		g_cond_wait_until(&fs->served_cond, &fs->served_lock,
-				  g_get_monotonic_time() + 50 * G_TIME_SPAN_MILLISECOND);
-	}
-	g_mutex_unlock(&fs->served_lock);
-	g_thread_join(g_steal_pointer(&fs->thread));
-}
-
-void pyfs_fs_free(PyfsFs *fs)
-{
-	if (fs == NULL)
-		return;
-	pyfs_fs_stop(fs);
-	if (fs->session != NULL)
-		fuse_session_destroy(fs->session);
-	pyfs_inode_table_free(fs->tree.inodes);
-	g_free(fs->tree.call_socket);
-	g_free(fs->mountpoint);
-	g_mutex_clear(&fs->time_lock);
-	g_mutex_clear(&fs->served_lock);
-	g_cond_clear(&fs->served_cond);
-	g_free(fs);
-}

@@ -60,6 +60,20 @@ void pyfs_log_setup(const char *instance, gboolean debug, gboolean detached)
 	g_log_set_writer_func(pyfs_log_writer, NULL, NULL);
 }
 
+/* The syslog priority of @level, as GLib's own g_log() gives it. */
+static const char *priority_of(GLogLevelFlags level)
+{
+	if (level & G_LOG_LEVEL_ERROR)
+		return "3";
+	if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+		return "4";
+	if (level & G_LOG_LEVEL_MESSAGE)
+		return "5";
+	if (level & G_LOG_LEVEL_INFO)
+		return "6";
+	return "7";
+}
+
 void pyfs_log_module_full(const char *file, const char *line, const char *func,
 			  GLogLevelFlags level, const char *module, const char *format, ...)
 {
@@ -71,6 +85,8 @@ void pyfs_log_module_full(const char *file, const char *line, const char *func,
 	va_end(args);
 
 	const GLogField fields[] = {
+		/* g_log_structured_array() adds no PRIORITY of its own. */
+		{ "PRIORITY", priority_of(level), -1 },
 		{ "MESSAGE", message, -1 },
 		{ "PYFS_MODULE", module, -1 },
 		{ "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -39,9 +40,13 @@ gboolean pyfs_mountpoint_prepare(const char *path, GError **error)
 {
 	g_autofree char *parent = g_path_get_dirname(path);
 	struct stat st, parent_st;
+	struct statfs sfs;
 	int fd;
 
-	if (stat(path, &st) != 0 && errno == ENOTCONN) {
+	/* statfs(), not only stat(): the kernel answers a stat of the root
+	 * from its attribute cache even once the daemon is gone. */
+	if ((stat(path, &st) != 0 && errno == ENOTCONN) ||
+	    (statfs(path, &sfs) != 0 && errno == ENOTCONN)) {
 		if (!unmount_stale(path, error))
 			return FALSE;
 	}

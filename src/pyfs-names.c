@@ -105,12 +105,27 @@ gboolean pyfs_name_is_dunder(const char *attr)
 	return len > 4 && g_str_has_prefix(attr, "__") && g_str_has_suffix(attr, "__");
 }
 
+/*
+ * Whether attribute @attr can have a file at all: attribute names are
+ * Python str, so UTF-8 here; a file name holds no "/"; and an executable's
+ * script names the attribute on a line of its own ("# pyfs-attribute:
+ * NAME"), which pyfs-call reads stripped: no line break, no whitespace at
+ * either end (" x" would call x).
+ */
+static gboolean attr_is_servable(const char *attr)
+{
+	gsize len = strlen(attr);
+
+	return len > 0 && strpbrk(attr, "/\n\r") == NULL && !g_ascii_isspace(attr[0]) &&
+	       !g_ascii_isspace(attr[len - 1]) && g_utf8_validate(attr, len, NULL);
+}
+
 char *pyfs_name_attr_to_file(const char *attr)
 {
 	g_autofree char *file = NULL;
 
 	/* A leading dot would read back as a hidden name: such attributes stay unlisted. */
-	if (attr[0] == '\0' || attr[0] == '.' || strpbrk(attr, "/\n\r") != NULL)
+	if (attr[0] == '.' || !attr_is_servable(attr))
 		return NULL;
 	if (attr[0] == '_' && !pyfs_name_is_dunder(attr))
 		file = g_strconcat(".", attr, NULL);
@@ -123,13 +138,16 @@ char *pyfs_name_attr_to_file(const char *attr)
 
 char *pyfs_name_file_to_attr(const char *file)
 {
+	const char *attr = file;
+
 	if (file[0] == '.') {
 		/* Only hidden names map back: "._x" is "_x"; ".x" and ".__x__" are nothing. */
 		if (file[1] != '_' || pyfs_name_is_dunder(file + 1))
 			return NULL;
-		return g_strdup(file + 1);
+		attr = file + 1;
 	}
-	if (file[0] == '\0')
+	/* Nor does a name no attribute is listed under ("a\nb", " x"). */
+	if (!attr_is_servable(attr))
 		return NULL;
-	return g_strdup(file);
+	return g_strdup(attr);
 }

@@ -40,14 +40,16 @@ gboolean pyfs_name_is_dunder(const char *attr);
  * The file name under which attribute @attr is listed: a leading
  * underscore that is not a dunder gets a dot in front ("_exit" ->
  * "._exit"). NULL when the attribute cannot be a file name at all (empty,
- * a leading ".", contains "/" or a line break, longer than PYFS_NAME_MAX once mapped).
+ * a leading ".", contains "/" or a line break, starts or ends with
+ * whitespace, not UTF-8, longer than PYFS_NAME_MAX once mapped).
  */
 char *pyfs_name_attr_to_file(const char *attr);
 
 /*
  * The attribute that file name @file looks up: "._exit" -> "_exit",
- * "_exit" -> "_exit", "join" -> "join". NULL for a dotted name that no
- * attribute maps to (".join", ".__doc__").
+ * "_exit" -> "_exit", "join" -> "join". NULL for a name that no
+ * attribute is listed under: a dotted one (".join", ".__doc__"), or one
+ * pyfs_name_attr_to_file() refuses ("a\nb", " x", non-UTF-8).
  */
 char *pyfs_name_file_to_attr(const char *file);
 

@@ -4,6 +4,29 @@
 #include "config.h"
 #include "pyfs-error.h"
 
+/*
+ * Appends @dirs to sys.path (GIL held). Not through PyConfig: since 3.11,
+ * PyConfig_Read() leaves module_search_paths empty, and setting it then
+ * replaces the computed path instead of extending it.
+ */
+static gboolean append_sys_path(const char *const *dirs, GError **error)
+{
+	PyObject *path = PySys_GetObject("path"); /* Borrowed */
+
+	for (const char *const *p = dirs; p != NULL && *p != NULL; p++) {
+		PYFS_PYREF entry = PyUnicode_DecodeFSDefault(*p); /* New reference */
+
+		if (path == NULL || entry == NULL || PyList_Append(path, entry) != 0) {
+			g_autofree char *reason = pyfs_python_take_exception(NULL);
+
+			g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED,
+				    "Cannot add “%s” to sys.path: %s", *p, reason);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 gboolean pyfs_python_init(const char *const *extra_path, GError **error)
 {
 	PyConfig config;
@@ -24,25 +47,15 @@ gboolean pyfs_python_init(const char *const *extra_path, GError **error)
 	status = PyConfig_Read(&config);
 	if (PyStatus_Exception(status))
 		goto fail;
-	for (const char *const *p = extra_path; p != NULL && *p != NULL; p++) {
-		g_autofree wchar_t *wide = Py_DecodeLocale(*p, NULL);
-
-		if (wide == NULL) {
-			g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED,
-				    "Cannot decode sys.path entry “%s”", *p);
-			PyConfig_Clear(&config);
-			return FALSE;
-		}
-		config.module_search_paths_set = 1;
-		status = PyWideStringList_Append(&config.module_search_paths, wide);
-		if (PyStatus_Exception(status))
-			goto fail;
-	}
 	status = Py_InitializeFromConfig(&config);
 	if (PyStatus_Exception(status))
 		goto fail;
 	PyConfig_Clear(&config);
 
+	if (!append_sys_path(extra_path, error)) {
+		PyEval_SaveThread();
+		return FALSE;
+	}
 	/* Release the GIL: from now on every thread enters through pyfs_python_enter(). */
 	PyEval_SaveThread();
 	return TRUE;

@@ -165,10 +165,32 @@ static gboolean is_identifier(const char *attr)
 	return strchr(attr, '.') == NULL && pyfs_name_validate(attr, NULL);
 }
 
+/* The inode of @candidate, examined and found to exist: created now. */
+static const PyfsNode *intern_candidate(PyfsTree *tree, const PyfsNode *candidate)
+{
+	switch (candidate->type) {
+	case PYFS_NODE_MODULE:
+		return pyfs_inode_module(tree->inodes, candidate->module);
+	case PYFS_NODE_ATTR:
+		return pyfs_inode_attr(tree->inodes, candidate->module,
+				       (const char *const *)candidate->attrs, candidate->name);
+	default:
+		return pyfs_inode_named(tree->inodes, candidate->type, candidate->name);
+	}
+}
+
+/*
+ * Only a name that exists gets an inode: the node a name would be is
+ * examined first, so that lookups of names that do not exist (any process
+ * may try any name) leave nothing behind in a table that never shrinks.
+ */
 int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
 		     const PyfsNode **child, PyfsNodeInfo *info)
 {
 	g_autofree char *attr = NULL;
+	g_autofree char *file = NULL;
+	g_auto(GStrv) attrs = NULL;
+	PyfsNode candidate = { .ino = 0 };
 	const PyfsNode *found = NULL;
 	int r;
 
@@ -189,12 +211,12 @@ int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
 		break;
 	case PYFS_NODE_LIB:
 		if (pyfs_name_validate(name, NULL))
-			found = pyfs_inode_module(tree->inodes, name);
+			candidate = (PyfsNode){ .type = PYFS_NODE_MODULE, .module = (char *)name,
+						.name = (char *)name };
 		break;
 	case PYFS_NODE_MODULE:
 	case PYFS_NODE_ATTR: {
 		g_autoptr(GStrvBuilder) chain = g_strv_builder_new();
-		g_auto(GStrv) attrs = NULL;
 
 		attr = pyfs_name_file_to_attr(name);
 		if (attr == NULL)
@@ -203,27 +225,30 @@ int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
 			g_strv_builder_addv(chain, (const char **)dir->attrs);
 		g_strv_builder_add(chain, attr);
 		attrs = g_strv_builder_end(chain);
-		found = pyfs_inode_attr(tree->inodes, dir->module, (const char *const *)attrs, name);
+		/* Named as readdir lists it ("._exit"), whichever name found it. */
+		file = pyfs_name_attr_to_file(attr);
+		candidate = (PyfsNode){ .type = PYFS_NODE_ATTR, .module = dir->module,
+					.attrs = attrs, .name = file ? file : (char *)name };
 		break;
 	}
 	case PYFS_NODE_BIN:
 		attr = pyfs_name_file_to_attr(name);
 		if (attr != NULL)
-			found = pyfs_inode_named(tree->inodes, PYFS_NODE_BIN_LINK, attr);
+			candidate = (PyfsNode){ .type = PYFS_NODE_BIN_LINK, .name = attr };
 		break;
 	case PYFS_NODE_DOT:
 		if (is_identifier(name))
-			found = pyfs_inode_named(tree->inodes, PYFS_NODE_DOT_EXEC, name);
+			candidate = (PyfsNode){ .type = PYFS_NODE_DOT_EXEC, .name = (char *)name };
 		break;
 	default:
 		return -ENOTDIR;
 	}
-	if (found == NULL)
+	if (found == NULL && candidate.name == NULL)
 		return -ENOENT;
-	r = pyfs_tree_examine(tree, found, info);
+	r = pyfs_tree_examine(tree, found ? found : &candidate, info);
 	if (r < 0)
 		return r;
-	*child = found;
+	*child = found ? found : intern_candidate(tree, &candidate);
 	return 0;
 }
 

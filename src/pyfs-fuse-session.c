@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The FUSE session's lifecycle: mount, serve, stop, release.
+ *
+ * Threads: fuse_session_loop_mt serves requests from its own pool, started
+ * by pyfs_fs_start() with every signal blocked (signals belong to the main
+ * loop) but PYFS_WAKE_SIGNAL, which every other thread blocks: on shutdown
+ * it interrupts a worker's read of /dev/fuse so that the loop notices
+ * fuse_session_exit() even while the mount lingers (a lazy unmount with a
+ * shell still inside it keeps the connection, and the reads, alive).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+#include "pyfs-fuse-private.h"
+
+static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+{
+	PyfsFs *fs = user_data;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->time_lock);
+
+	clock_gettime(CLOCK_REALTIME, &fs->modules_time);
+}
+
+PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
+		    GError **error)
+{
+	g_autoptr(PyfsFs) fs = g_new0(PyfsFs, 1);
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	/* default_permissions: the kernel checks the modes we report (0444
+	 * value files are read-only to the user even before we see an open).
+	 * auto_unmount: fusermount3 stays behind and unmounts when we die,
+	 * even by SIGKILL, so a crash rarely leaves a stale mount. */
+	g_autofree char *all_options = g_strdup_printf(
+		"default_permissions,auto_unmount,fsname=pyfs,subtype=pyfs%s%s",
+		options ? "," : "", options ? options : "");
+
+	fs->tree.registry = registry;
+	fs->tree.inodes = pyfs_inode_table_new();
+	fs->mountpoint = g_strdup(mountpoint);
+	g_mutex_init(&fs->time_lock);
+	g_mutex_init(&fs->served_lock);
+	g_cond_init(&fs->served_cond);
+	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
+	fs->modules_time = fs->mount_time;
+	pyfs_registry_add_listener(registry, on_modules_changed, fs);
+
+	if (fuse_opt_add_arg(&args, "pyfsd") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
+	    fuse_opt_add_arg(&args, all_options) != 0) {
+		fuse_opt_free_args(&args);
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Out of memory");
+		return NULL;
+	}
+	fs->session = fuse_session_new(&args, &pyfs_fuse_ops, sizeof(pyfs_fuse_ops), fs);
+	fuse_opt_free_args(&args);
+	if (fs->session == NULL) {
+		/* libfuse has said why on stderr (an unknown option, most often). */
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "Cannot create the FUSE session with options “%s”", all_options);
+		return NULL;
+	}
+	if (fuse_session_mount(fs->session, mountpoint) != 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot mount on %s", mountpoint);
+		return NULL;
+	}
+	fs->mounted = TRUE;
+	return g_steal_pointer(&fs);
+}
+
+void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket)
+{
+	g_free(fs->tree.call_socket);
+	fs->tree.call_socket = g_strdup(socket);
+}
+
+static void on_wake_signal(int sig)
+{
+	/* Nothing to do: being delivered is the point (read(2) returns EINTR). */
+}
+
+void pyfs_fs_block_wake_signal(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, PYFS_WAKE_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static gpointer serve(gpointer data)
+{
+	PyfsFs *fs = data;
+	struct fuse_loop_config *config = fuse_loop_cfg_create();
+	int r;
+
+	fuse_loop_cfg_set_clone_fd(config, 0);
+	/* A worker holds a 1 MiB request buffer: keep few idle after a burst. */
+	fuse_loop_cfg_set_max_threads(config, 16);
+	fuse_loop_cfg_set_idle_threads(config, 4);
+	r = fuse_session_loop_mt(fs->session, config);
+	fuse_loop_cfg_destroy(config);
+	if (r != 0)
+		g_warning("The FUSE session ended with an error: %s", g_strerror(r < 0 ? -r : r));
+	g_mutex_lock(&fs->served_lock);
+	fs->served = TRUE;
+	g_cond_broadcast(&fs->served_cond);
+	g_mutex_unlock(&fs->served_lock);
+	if (!g_atomic_int_get(&fs->stopping) && fs->ended != NULL)
+		fs->ended(fs->ended_data);
+	return NULL;
+}
+
+gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GError **error)
+{
+	struct sigaction wake = { .sa_handler = on_wake_signal }; /* no SA_RESTART */
+	sigset_t all, old;
+
+	fs->ended = ended;
+	fs->ended_data = user_data;
+	sigemptyset(&wake.sa_mask);
+	sigaction(PYFS_WAKE_SIGNAL, &wake, NULL);
+	/* The pool inherits this mask: signals go to the main loop's thread. */
+	sigfillset(&all);
+	sigdelset(&all, PYFS_WAKE_SIGNAL);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	fs->thread = g_thread_try_new("pyfs-fuse", serve, fs, error);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return fs->thread != NULL;
+}
+
+void pyfs_fs_stop(PyfsFs *fs)
+{
+	if (fs->session == NULL)
+		return;
+	g_atomic_int_set(&fs->stopping, TRUE);
+	fuse_session_exit(fs->session);
+	/* Unmounting ends the connection: the loop's blocked reads return
+	 * ENODEV and every worker exits. */
+	if (fs->mounted) {
+		fuse_session_unmount(fs->session);
+		fs->mounted = FALSE;
+	}
+	if (fs->thread == NULL)
+		return;
+	/* A worker that was between its exit check and its read misses one
+	 * signal: repeat until the loop has returned. */
+	g_mutex_lock(&fs->served_lock);
+	while (!fs->served) {
+		kill(getpid(), PYFS_WAKE_SIGNAL);
+		g_cond_wait_until(&fs->served_cond, &fs->served_lock,
+				  g_get_monotonic_time() + 50 * G_TIME_SPAN_MILLISECOND);
+	}
+	g_mutex_unlock(&fs->served_lock);
+	g_thread_join(g_steal_pointer(&fs->thread));
+}
+
+void pyfs_fs_free(PyfsFs *fs)
+{
+	if (fs == NULL)
+		return;
+	pyfs_fs_stop(fs);
+	if (fs->session != NULL)
+		fuse_session_destroy(fs->session);
+	pyfs_inode_table_free(fs->tree.inodes);
+	g_free(fs->tree.call_socket);
+	g_free(fs->mountpoint);
+	g_mutex_clear(&fs->time_lock);
+	g_mutex_clear(&fs->served_lock);
+	g_cond_clear(&fs->served_cond);
+	g_free(fs);
+}
