@@ -327,7 +327,7 @@ def main(items):
 #
 # The child is a copy of pyfsd's interpreter that already holds the caller's
 # stdio as fds 0-2, its working directory, umask, limits and C environment
-# (done in C, src/pyfs-callserver.c). What python3 would set up at start-up
+# (done in C, src/pyfs-callserver-spare.c). What python3 would set up at start-up
 # is done here: os.environ, the locale, the std streams and the signals.
 
 # The locale last set up: (the variable it came from, the LC_CTYPE set).
