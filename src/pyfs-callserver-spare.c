@@ -123,7 +123,7 @@ static gboolean tell_server(Server *s, int32_t type, int conn)
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
-	} control;
+	} control = { 0 }; /* no uninitialised padding on the wire */
 	Handoff handoff = { .type = type, .pid = getpid() };
 	struct iovec iov = { &handoff, sizeof(handoff) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };

@@ -48,7 +48,7 @@ gboolean pyfs_call_send_request(int sock, int cwd, GPtrArray *items, uint64_t ig
 		.ignored = ignored,
 	};
 	g_autoptr(GByteArray) buf = g_byte_array_new();
-	union fd_control control;
+	union fd_control control = { 0 }; /* no uninitialised padding on the wire */
 	int fds[PYFS_CALL_N_FDS];
 	guint n_fds = 0;
 	struct iovec iov;

@@ -29,14 +29,19 @@ expect_eq "the caller's working directory" "$WORK/sub" "$(cd "$WORK/sub" && $lib
 expect_eq "the caller's environment" "yes" "$(PYFS_CALLS_VAR=yes $lib/os/getenv PYFS_CALLS_VAR)"
 expect_eq "an unset variable is unset" "" "$(env -u HOME $lib/os/getenv HOME)"
 expect_eq "the caller's umask" "0o77" "$(umask 077 && $fixture/umask)"
-expect_eq "the caller's limits" "[100, 100]" "$(ulimit -n 100 && $fixture/limit RLIMIT_NOFILE)"
+if [ -n "${PYFSD_WRAPPER:-}" ]; then
+	# valgrind reserves file descriptors of its own and fakes RLIMIT_NOFILE.
+	ok "the caller's limits # SKIP under $PYFSD_WRAPPER"
+else
+	expect_eq "the caller's limits" "[100, 100]" "$(ulimit -n 100 && $fixture/limit RLIMIT_NOFILE)"
+fi
 expect_eq "the caller's stdin, once per line" "$(printf '/x/a\n/x/b')" \
 	"$(printf 'a\nb\n' | $lib/os/path/join /x -)"
 expect_eq "an empty stdin" "" "$($lib/os/path/join /x - </dev/null)"
 expect_eq "the call's threads are waited for, as python3 does" "thread" \
 	"$($fixture/thread_then_return "$WORK/thread" && cat "$WORK/thread")"
 $fixture/background "$WORK/background"
-check "what a call leaves running outlives it" wait_for 10 test -s "$WORK/background"
+check "what a call leaves running outlives it" wait_for "${PYFS_START_TIMEOUT:-10}" test -s "$WORK/background"
 
 # Exit statuses.
 $lib/os/._exit 3; expect_eq "os._exit(3) exits 3" 3 $?

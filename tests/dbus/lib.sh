@@ -292,9 +292,11 @@ stop_pyfsd() {
 }
 
 # check_log LOG [ALLOWED-ERE]: fails on any warning or critical that does
-# not match ALLOWED-ERE.
+# not match ALLOWED-ERE, and on any sanitizer report (never allowed).
 check_log() {
   local file=$1 allowed=${2:-'^$'} bad
   bad=$(grep -E -- '-(WARNING|CRITICAL|ERROR) \*\*' "$file" | grep -vE -- "$allowed" || true)
   [[ -z $bad ]] || fail "unexpected warnings in $file: $bad"
+  bad=$(grep -E -A 20 -- '(ERROR|WARNING): [A-Za-z]+Sanitizer|Sanitizer:DEADLYSIGNAL|: runtime error: ' "$file" || true)
+  [[ -z $bad ]] || fail "sanitizer report in $file: $bad"
 }

@@ -20,6 +20,9 @@ PYFS_LOG=$WORK/pyfsd.log
 # Warnings a test provokes on purpose (an extended regex); others fail it.
 EXPECTED_WARNINGS=${EXPECTED_WARNINGS:-}
 mkdir -p "$MNT"
+# pyfsd saves its module list under XDG_STATE_HOME and reads XDG_CONFIG_HOME:
+# keep both in the test's own directory.
+export XDG_STATE_HOME=$WORK/state XDG_CONFIG_HOME=$WORK/config
 
 skip_all() {
 	echo "1..0 # SKIP $*"
@@ -98,10 +101,15 @@ mounted() {
 }
 
 # pyfs_start [PYFSD OPTION...]: runs pyfsd -f on $MNT and waits until the mount answers.
+# PYFSD_WRAPPER (words, e.g. "valgrind --error-exitcode=1") runs pyfsd under a
+# tool that keeps its pid and exit status; PYFS_START_TIMEOUT, in seconds,
+# gives a slow one more time to mount.
 pyfs_start() {
-	"$PYFSD" -f "$@" "$MNT" >>"$PYFS_LOG" 2>&1 &
+	local -a wrapper
+	read -r -a wrapper <<<"${PYFSD_WRAPPER:-}"
+	"${wrapper[@]}" "$PYFSD" -f "$@" "$MNT" >>"$PYFS_LOG" 2>&1 &
 	PYFS_PID=$!
-	if ! wait_for 30 mounted; then
+	if ! wait_for "${PYFS_START_TIMEOUT:-30}" mounted; then
 		echo "Bail out! pyfsd did not mount $MNT"
 		sed 's/^/# /' "$PYFS_LOG"
 		exit 1
@@ -127,11 +135,18 @@ daemon_alive() {
 	[ -n "$PYFS_PID" ] && kill -0 "$PYFS_PID" 2>/dev/null && mounted
 }
 
-# Fails on any warning or critical in the daemon's log that the test did not expect.
+# A sanitizer's or valgrind's report on the daemon's stderr: never expected.
+SANITIZER_REPORT='(ERROR|WARNING): [A-Za-z]+Sanitizer|Sanitizer:DEADLYSIGNAL|: runtime error: |^==[0-9]+== (ERROR SUMMARY: [1-9]|Invalid |Conditional jump|Syscall param|Mismatched free|Source and destination overlap)'
+
+# Fails on any warning or critical in the daemon's log that the test did
+# not expect, and on any sanitizer or valgrind report.
 check_log() {
 	local unexpected
-	unexpected=$(grep -E -- '-(WARNING|CRITICAL|ERROR)\b' "$PYFS_LOG" |
-		{ if [ -n "$EXPECTED_WARNINGS" ]; then grep -Ev -- "$EXPECTED_WARNINGS"; else cat; fi })
+	unexpected=$({
+		grep -E -- '-(WARNING|CRITICAL|ERROR)\b' "$PYFS_LOG" |
+			{ if [ -n "$EXPECTED_WARNINGS" ]; then grep -Ev -- "$EXPECTED_WARNINGS"; else cat; fi }
+		grep -E -A 20 -- "$SANITIZER_REPORT" "$PYFS_LOG"
+	})
 	if [ -z "$unexpected" ]; then
 		ok "pyfsd logged no unexpected warning"
 	else

@@ -258,7 +258,13 @@ def run(daemon):
     tap(after[0] <= before[0], f"no file descriptor leaked ({before[0]} -> {after[0]})")
     tap(after[1] <= before[1] + slack, f"no thread leaked ({before[1]} -> {after[1]}, "
                                        f"idle pools allowed {slack} more)")
-    tap(after[2] <= before[2] * 1.10, f"RSS within 10% of its start ({before[2]} -> {after[2]} KiB)")
+    if os.environ.get("PYFS_SANITIZER"):
+        # ASan keeps freed memory in quarantine: RSS says nothing there.
+        print(f"ok {len(results) + 1} - RSS within 10% of its start # SKIP under a sanitizer")
+        results.append(True)
+    else:
+        tap(after[2] <= before[2] * 1.10,
+            f"RSS within 10% of its start ({before[2]} -> {after[2]} KiB)")
     status = daemon.stop()
     tap(status == 0, f"pyfsd exits 0 on SIGTERM (got {status})")
     daemon.log.seek(0)
