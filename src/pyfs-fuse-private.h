@@ -18,7 +18,9 @@ struct _PyfsFs {
 	char *mountpoint;
 	struct timespec mount_time;
 	struct timespec modules_time; /* last change of the module list (atomic via lock) */
-	GMutex time_lock;             /* guards modules_time; a leaf lock */
+	GMutex time_lock;
+	GHashTable *handles;          /* open file and directory handles -> their free function */
+	GMutex handles_lock;          /* guards handles; a leaf lock */             /* guards modules_time; a leaf lock */
 
 	GThread *thread;
 	gboolean stopping;            /* set by pyfs_fs_stop() before ending the session */

@@ -43,6 +43,8 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 	fs->tree.inodes = pyfs_inode_table_new();
 	fs->mountpoint = g_strdup(mountpoint);
 	g_mutex_init(&fs->time_lock);
+	g_mutex_init(&fs->handles_lock);
+	fs->handles = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_mutex_init(&fs->served_lock);
 	g_cond_init(&fs->served_cond);
 	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
@@ -165,6 +167,17 @@ void pyfs_fs_free(PyfsFs *fs)
 	pyfs_fs_stop(fs);
 	if (fs->session != NULL)
 		fuse_session_destroy(fs->session);
+	/* Files still open when the session ended were never released. */
+	if (fs->handles != NULL) {
+		GHashTableIter iter;
+		gpointer handle, destroy;
+
+		g_hash_table_iter_init(&iter, fs->handles);
+		while (g_hash_table_iter_next(&iter, &handle, &destroy))
+			((GDestroyNotify)destroy)(handle);
+		g_hash_table_unref(fs->handles);
+	}
+	g_mutex_clear(&fs->handles_lock);
 	pyfs_inode_table_free(fs->tree.inodes);
 	g_free(fs->tree.call_socket);
 	g_free(fs->mountpoint);

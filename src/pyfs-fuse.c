@@ -66,6 +66,32 @@ static void handle_free(Handle *handle)
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Handle, handle_free)
 
+/*
+ * Open handles are owned by the session, not by the kernel's goodwill: a
+ * file still open when the session ends gets no RELEASE, and is freed with
+ * the session (pyfs_fs_free).
+ */
+static void keep_handle(PyfsFs *fs, gpointer handle, GDestroyNotify destroy)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->handles_lock);
+
+	g_hash_table_insert(fs->handles, handle, destroy);
+}
+
+static void drop_handle(PyfsFs *fs, gpointer handle)
+{
+	GDestroyNotify destroy;
+
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->handles_lock);
+
+		destroy = g_hash_table_lookup(fs->handles, handle);
+		g_hash_table_remove(fs->handles, handle);
+	}
+	if (destroy != NULL)
+		destroy(handle);
+}
+
 static PyfsFs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
@@ -303,8 +329,9 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		handle->content = g_steal_pointer(&info.content);
 	}
 	fi->fh = (uint64_t)(uintptr_t)handle;
-	if (fuse_reply_open(req, fi) == 0)
-		g_steal_pointer(&handle);
+	keep_handle(fs, g_steal_pointer(&handle), (GDestroyNotify)handle_free);
+	if (fuse_reply_open(req, fi) != 0)
+		drop_handle(fs, (gpointer)(uintptr_t)fi->fh);
 }
 
 static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -375,7 +402,7 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 
 static void pyfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	handle_free((Handle *)(uintptr_t)fi->fh);
+	drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -439,8 +466,9 @@ static void pyfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)dh;
-	if (fuse_reply_open(req, fi) == 0)
-		g_steal_pointer(&dh);
+	keep_handle(fs, g_steal_pointer(&dh), (GDestroyNotify)dir_handle_free);
+	if (fuse_reply_open(req, fi) != 0)
+		drop_handle(fs, (gpointer)(uintptr_t)fi->fh);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -510,7 +538,7 @@ static void pyfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off
 
 static void pyfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	dir_handle_free((DirHandle *)(uintptr_t)fi->fh);
+	drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
