@@ -119,6 +119,26 @@ _container_console_tail() {
   printf -- '--- end of console ---\n' >&2
 }
 
+# --- for the tests: TAP-like checks and polling ---------------------------
+# ok DESCRIPTION: one line in the file $passes per passed check (a test's
+# subshells included), and the TAP line. fail DESCRIPTION: ends the test.
+ok() { echo >>"$passes"; echo "ok $(wc -l <"$passes") - $*"; }
+fail() {
+  echo "not ok - $*" >&2
+  exit 1
+}
+
+# Polls CMD... until it succeeds, for at most $1 seconds.
+eventually() {
+  local deadline
+  deadline=$(_container_deadline "$1")
+  shift
+  until "$@"; do
+    _container_before "$deadline" || return 1
+    sleep 0.1
+  done
+}
+
 # container_require: 0 when a container can be booted here; 77 (skip) when
 # systemd-nspawn or /dev/fuse is missing; 1 when something else is wrong.
 container_require() {

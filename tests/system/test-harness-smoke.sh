@@ -19,23 +19,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 container_require || exit $?
 
-# One line in $passes per passed check, the subshell's included.
-ok() { echo >>"$passes"; echo "ok $(wc -l <"$passes") - $*"; }
-fail() {
-  echo "not ok - $*" >&2
-  exit 1
-}
-
-# Polls CMD... until it succeeds, for at most $1 seconds.
-eventually() {
-  local deadline
-  deadline=$(_container_deadline "$1")
-  shift
-  until "$@"; do
-    _container_before "$deadline" || return 1
-    sleep 0.1
-  done
-}
 
 # Whether the journal of the user unit $1 has the line $2 (grep without -q:
 # with pipefail, an early exit of grep would fail journalctl with SIGPIPE).

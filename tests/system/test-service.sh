@@ -38,22 +38,6 @@ finish() {
 }
 trap finish EXIT
 
-ok() { echo >>"$passes"; echo "ok $(wc -l <"$passes") - $*"; }
-fail() {
-  echo "not ok - $*" >&2
-  exit 1
-}
-
-# Polls CMD... until it succeeds, for at most $1 seconds.
-eventually() {
-  local deadline
-  deadline=$(_container_deadline "$1")
-  shift
-  until "$@"; do
-    _container_before "$deadline" || return 1
-    sleep 0.1
-  done
-}
 
 # --- staging: configure, build and install with the prefix of the container --
 
