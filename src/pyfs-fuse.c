@@ -49,6 +49,7 @@
 /* An open file: its snapshot, and for run/modules the state of the writer. */
 typedef struct {
 	GBytes *content;
+	PyfsEntryKind kind;   /* what the file was at open (not run/modules) */
 	gboolean writer;      /* run/modules opened for writing */
 	gboolean append;      /* O_APPEND: every write appends */
 	PyfsModlist *undo;    /* O_TRUNC: the list before, until the first write settles it */
@@ -229,15 +230,18 @@ static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	/* An open file's size is its snapshot's, whatever the value is now. */
-	if (fi != NULL && fi->fh != 0 && node->type != PYFS_NODE_MODULES) {
+	/*
+	 * An open file (the kernel passes a handle for regular files only) is
+	 * its snapshot, whatever the value is now: its size is the snapshot's,
+	 * and no Python code runs again for that open.
+	 */
+	if (fi != NULL && fi->fh != 0 && node->type != PYFS_NODE_MODULES &&
+	    ((Handle *)(uintptr_t)fi->fh)->content != NULL) {
 		Handle *handle = (Handle *)(uintptr_t)fi->fh;
 
-		r = pyfs_tree_examine(&fs->tree, node, &info);
-		if (r == 0 && handle->content != NULL) {
-			g_clear_pointer(&info.content, g_bytes_unref);
-			info.content = g_bytes_ref(handle->content);
-		}
+		info.kind = handle->kind;
+		info.content = g_bytes_ref(handle->content);
+		r = 0;
 	} else {
 		r = pyfs_tree_examine(&fs->tree, node, &info);
 	}
@@ -326,6 +330,7 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 			fuse_reply_err(req, EISDIR);
 			return;
 		}
+		handle->kind = info.kind;
 		handle->content = g_steal_pointer(&info.content);
 	}
 	fi->fh = (uint64_t)(uintptr_t)handle;
