@@ -234,6 +234,18 @@ static void watch_modules(Daemon *d)
 	pyfs_registry_add_listener(d->registry, on_modules_changed, d);
 }
 
+/*
+ * A truncated run/modules still open when the mount went away never got
+ * its RELEASE: what everyone saw last, the cleared list, is what is kept.
+ */
+static void save_unsettled(Daemon *d)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (!pyfs_registry_save(d->registry, &error))
+		g_warning("Cannot save the module list: %s", error->message);
+}
+
 /* What start() set up besides the mount and the bus; once nothing can change the list. */
 static void release(Daemon *d)
 {
@@ -397,6 +409,7 @@ int pyfs_daemon_run(const PyfsOptions *options)
 		sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
 	pyfs_bus_stop(d.bus);
 	pyfs_fs_free(g_steal_pointer(&d.fs));
+	save_unsettled(&d);
 	/* Only now can nothing change the registry, whose listener it is. */
 	g_clear_pointer(&d.bus, pyfs_bus_free);
 	release(&d);

@@ -297,7 +297,10 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		 * taken effect when the shell goes on (a close does not wait for
 		 * RELEASE, and FLUSH comes before the write too: bash closes
 		 * the fd it dup2()ed). If the first write then fails, the list
-		 * is put back: `echo bad > run/modules` changes nothing.
+		 * is put back: `echo bad > run/modules` changes nothing. The
+		 * empty list is saved only with that write, or at RELEASE when
+		 * none came: killed while the write imports, pyfsd restarts
+		 * with the list as it was.
 		 */
 		if (handle->writer && (fi->flags & O_TRUNC)) {
 			handle->undo = pyfs_registry_truncate(fs->tree.registry, &handle->undo_serial,
@@ -405,9 +408,31 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 	fuse_reply_write(req, size);
 }
 
+/*
+ * A truncation that no write settled (`: > run/modules`) is saved now. If
+ * it cannot be, the list is put back as it was saved: the clear had been
+ * visible for a moment, but a restart must not tell another story.
+ */
+static void settle_truncation(PyfsFs *fs, Handle *handle)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) undo_error = NULL;
+
+	if (handle->undo == NULL || pyfs_registry_save(fs->tree.registry, &error))
+		return;
+	g_warning("Cannot save the cleared module list, so it is put back: %s", error->message);
+	if (!pyfs_registry_restore(fs->tree.registry, handle->undo, handle->undo_serial,
+				   &undo_error))
+		g_warning("Cannot restore the module list: %s", undo_error->message);
+}
+
 static void pyfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
+	PyfsFs *fs = fs_of(req);
+	Handle *handle = (Handle *)(uintptr_t)fi->fh;
+
+	settle_truncation(fs, handle);
+	drop_handle(fs, handle);
 	fuse_reply_err(req, 0);
 }
 

@@ -12,8 +12,9 @@ typedef struct {
 } Listener;
 
 struct _PyfsRegistry {
-	GMutex lock;          /* guards list and serial; a leaf lock */
+	GMutex lock;          /* guards list, saved and serial; a leaf lock */
 	PyfsModlist *list;
+	PyfsModlist *saved;   /* what the commit hook last accepted; NULL: nothing yet */
 	guint64 serial;
 
 	PyfsCommitHook hook;  /* set once at start-up, before any operation */
@@ -44,6 +45,7 @@ void pyfs_registry_free(PyfsRegistry *registry)
 	if (registry == NULL)
 		return;
 	pyfs_modlist_free(registry->list);
+	pyfs_modlist_free(registry->saved);
 	g_array_unref(registry->listeners);
 	g_mutex_clear(&registry->lock);
 	g_free(registry);
@@ -106,7 +108,23 @@ static void log_changes(const PyfsModlist *before, const PyfsModlist *after)
 	}
 }
 
-static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names,
+/* Under the lock: hands @list to the commit hook unless it is what was saved last. */
+static gboolean save_locked(PyfsRegistry *registry, const PyfsModlist *list, GError **error)
+{
+	if (registry->saved != NULL && pyfs_modlist_equal(list, registry->saved))
+		return TRUE;
+	if (registry->hook != NULL && !registry->hook(list, registry->hook_data, error))
+		return FALSE;
+	g_clear_pointer(&registry->saved, pyfs_modlist_free);
+	registry->saved = pyfs_modlist_copy(list);
+	return TRUE;
+}
+
+/*
+ * Applies @op. With @save FALSE the new list is current but not handed to
+ * the commit hook: the next saving commit, or pyfs_registry_save(), does.
+ */
+static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, gboolean save,
 		       guint64 if_serial, guint64 *serial_out, GError **error)
 {
 	g_autoptr(PyfsModlist) next = NULL;
@@ -143,13 +161,15 @@ static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names,
 			}
 			break;
 		}
-		/* Nothing changes: nothing to save, nobody to tell. */
+		/* Nothing changes: nobody to tell, but perhaps a truncation to save. */
 		if (pyfs_modlist_equal(next, registry->list)) {
+			if (save && !save_locked(registry, next, error))
+				return FALSE;
 			if (serial_out != NULL)
 				*serial_out = registry->serial;
 			return TRUE;
 		}
-		if (registry->hook != NULL && !registry->hook(next, registry->hook_data, error))
+		if (save && !save_locked(registry, next, error))
 			return FALSE;
 		before = g_steal_pointer(&registry->list);
 		registry->list = g_steal_pointer(&next);
@@ -180,26 +200,26 @@ gboolean pyfs_registry_add(PyfsRegistry *registry, const char *const *names, GEr
 {
 	if (!validate_all(names, error) || !import_all(names, error))
 		return FALSE;
-	return commit(registry, OP_ADD, names, 0, NULL, error);
+	return commit(registry, OP_ADD, names, TRUE, 0, NULL, error);
 }
 
 gboolean pyfs_registry_set(PyfsRegistry *registry, const char *const *names, GError **error)
 {
 	if (!validate_all(names, error) || !import_all(names, error))
 		return FALSE;
-	return commit(registry, OP_SET, names, 0, NULL, error);
+	return commit(registry, OP_SET, names, TRUE, 0, NULL, error);
 }
 
 gboolean pyfs_registry_clear(PyfsRegistry *registry, GError **error)
 {
-	return commit(registry, OP_CLEAR, NULL, 0, NULL, error);
+	return commit(registry, OP_CLEAR, NULL, TRUE, 0, NULL, error);
 }
 
 PyfsModlist *pyfs_registry_truncate(PyfsRegistry *registry, guint64 *serial, GError **error)
 {
 	g_autoptr(PyfsModlist) before = pyfs_registry_snapshot(registry);
 
-	if (!commit(registry, OP_CLEAR, NULL, 0, serial, error))
+	if (!commit(registry, OP_CLEAR, NULL, FALSE, 0, serial, error))
 		return NULL;
 	return g_steal_pointer(&before);
 }
@@ -210,7 +230,7 @@ gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError *
 
 	if (!pyfs_name_validate(name, error))
 		return FALSE;
-	return commit(registry, OP_REMOVE, names, 0, NULL, error);
+	return commit(registry, OP_REMOVE, names, TRUE, 0, NULL, error);
 }
 
 gboolean pyfs_registry_restore(PyfsRegistry *registry, const PyfsModlist *list,
@@ -218,7 +238,14 @@ gboolean pyfs_registry_restore(PyfsRegistry *registry, const PyfsModlist *list,
 {
 	g_auto(GStrv) names = pyfs_modlist_to_strv(list);
 
-	return commit(registry, OP_RESTORE, (const char *const *)names, if_serial, NULL, error);
+	return commit(registry, OP_RESTORE, (const char *const *)names, TRUE, if_serial, NULL, error);
+}
+
+gboolean pyfs_registry_save(PyfsRegistry *registry, GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry->lock);
+
+	return save_locked(registry, registry->list, error);
 }
 
 PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry)
@@ -227,8 +254,6 @@ PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry)
 
 	return pyfs_modlist_copy(registry->list);
 }
-
-
 
 gboolean pyfs_registry_contains(PyfsRegistry *registry, const char *name)
 {

@@ -9,6 +9,12 @@
  * change is all-or-nothing and becomes visible in one step. Listeners run
  * after the commit, outside the lock, on the committing thread.
  *
+ * One change is visible before it is saved: the truncation that opens
+ * `echo re > run/modules`. It is saved together with the write that
+ * follows it, or by pyfs_registry_save() when the file is closed without
+ * one, so a daemon killed while that write imports comes back with the
+ * list as it was before, not with an empty one.
+ *
  * Locking: the registry lock is a leaf (see pyfs-python.h): taken with or
  * without the GIL, never held while taking the GIL or calling out, except
  * for the commit hook, which must not enter Python or the registry.
@@ -48,9 +54,10 @@ gboolean pyfs_registry_set(PyfsRegistry *registry, const char *const *names, GEr
 /* Empties the list (: > run/modules, ClearModules). */
 gboolean pyfs_registry_clear(PyfsRegistry *registry, GError **error);
 /*
- * Empties the list for a truncating writer (O_TRUNC): returns the list as
- * it was, and sets @serial to the registry's serial right after, for
- * pyfs_registry_restore() should the writer's first write fail.
+ * Empties the list for a truncating writer (O_TRUNC), without saving it:
+ * returns the list as it was, and sets @serial to the registry's serial
+ * right after, for pyfs_registry_restore() should the writer's first
+ * write fail, or pyfs_registry_save() fail when no write follows.
  */
 PyfsModlist *pyfs_registry_truncate(PyfsRegistry *registry, guint64 *serial, GError **error);
 /* Removes one name; PYFS_ERROR_NOT_FOUND when it is not listed. */
@@ -63,6 +70,12 @@ gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError *
  */
 gboolean pyfs_registry_restore(PyfsRegistry *registry, const PyfsModlist *list,
 				guint64 if_serial, GError **error);
+
+/*
+ * Hands the current list to the commit hook unless it was saved already:
+ * settles a truncation that no write followed (`: > run/modules`).
+ */
+gboolean pyfs_registry_save(PyfsRegistry *registry, GError **error);
 
 /* A copy of the current list. */
 PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry);

@@ -3,7 +3,7 @@
 # on every change, restored on start, -m, corrupt files, a state directory
 # that cannot be written (the change is refused), the configuration file.
 # shellcheck disable=SC2034 # read by lib.sh
-EXPECTED_WARNINGS='Cannot restore the saved module list|Skipping|Cannot import|Refused a write|Cannot clear the module list|Ignoring the configuration file'
+EXPECTED_WARNINGS='Cannot restore the saved module list|Skipping|Cannot import|Refused a write|Cannot clear the module list|Cannot save the cleared module list|Ignoring the configuration file'
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -129,6 +129,15 @@ expect_errno "append with a read-only state directory: $refusal" "$refusal" \
 expect_errno "truncate with a read-only state directory: $refusal" "$refusal" \
 	bash -c "echo csv > '$MNT/run/modules'"
 expect_eq "the list is unchanged" "json os sys re" "$(list)"
+expect_eq "the file is unchanged" "$before" "$(cat "$STATE")"
+# `: >` writes nothing: the clear is saved when the file is closed, and put
+# back when that fails (the close's RELEASE reaches pyfsd after close(2)).
+list_is() { [ "$(list)" = "$1" ]; }
+logged() { grep -q "$1" "$PYFS_LOG"; }
+check ": > with a read-only state directory" bash -c ": > '$MNT/run/modules'"
+check "the clear cannot be saved, and says so" \
+	wait_for 10 logged "Cannot save the cleared module list, so it is put back"
+check "so the list is put back" wait_for 10 list_is "json os sys re"
 expect_eq "the file is unchanged" "$before" "$(cat "$STATE")"
 check "the refusal says why" grep -q "Cannot save the module list, so it stays as it was" "$PYFS_LOG"
 if [ "$(id -u)" -eq 0 ]; then
