@@ -36,6 +36,7 @@
 
 #include "config.h"
 #include "pyfs-bus.h"
+#include "pyfs-deadline.h"
 #include "pyfs-callserver.h"
 #include "pyfs-config.h"
 #include "pyfs-daemon.h"
@@ -319,6 +320,8 @@ static gboolean start(Daemon *d, GError **error)
 	/* Listeners are set up before the FUSE threads start. */
 	watch_modules(d);
 	start_call_server(d);
+	/* Threads may start now: Python work on behalf of requests gets a time limit. */
+	pyfs_deadline_start(d->options->timeout);
 	/* Before the FUSE threads: it listens to the registry. */
 	d->bus = pyfs_bus_new(d->registry, d->options->mountpoint);
 	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options, error);

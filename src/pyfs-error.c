@@ -13,6 +13,7 @@ static const GDBusErrorEntry pyfs_dbus_errors[] = {
 	{ PYFS_ERROR_ENCODING, "org.pyfs.Error.InvalidEncoding" },
 	{ PYFS_ERROR_TOO_LARGE, "org.pyfs.Error.TooLarge" },
 	{ PYFS_ERROR_STATE, "org.pyfs.Error.StateFailed" },
+	{ PYFS_ERROR_TIMED_OUT, "org.pyfs.Error.TimedOut" },
 };
 
 GQuark pyfs_error_quark(void)
@@ -56,6 +57,7 @@ int pyfs_error_to_errno(const GError *error)
 	case PYFS_ERROR_ENCODING: return EILSEQ;
 	case PYFS_ERROR_TOO_LARGE: return EFBIG;
 	case PYFS_ERROR_STATE: return EIO;
+	case PYFS_ERROR_TIMED_OUT: return ETIMEDOUT;
 	case PYFS_ERROR_FAILED: return EIO;
 	}
 	return EIO;

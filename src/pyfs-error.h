@@ -23,6 +23,7 @@ typedef enum {
 	PYFS_ERROR_ENCODING,       /* not UTF-8, or a NUL:    EILSEQ, ...InvalidEncoding */
 	PYFS_ERROR_TOO_LARGE,      /* over a documented limit: EFBIG, ...TooLarge */
 	PYFS_ERROR_STATE,          /* the list could not be saved: EIO-free errno, ...StateFailed */
+	PYFS_ERROR_TIMED_OUT,      /* Python code ran past the limit: ETIMEDOUT, ...TimedOut */
 } PyfsError;
 
 GQuark pyfs_error_quark(void);

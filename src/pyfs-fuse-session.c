@@ -16,6 +16,7 @@
 
 #include <gio/gio.h>
 
+#include "pyfs-deadline.h"
 #include "pyfs-fuse-private.h"
 
 static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
@@ -178,6 +179,14 @@ void pyfs_fs_free(PyfsFs *fs)
 		g_hash_table_unref(fs->handles);
 	}
 	g_mutex_clear(&fs->handles_lock);
+	/*
+	 * Timed-out work still running holds the tree and may touch it when
+	 * its Python code returns: the process is exiting, so keep it.
+	 */
+	if (pyfs_deadline_abandoned() > 0) {
+		g_debug("Timed-out work is still running: the tree is left to the exit");
+		return;
+	}
 	pyfs_inode_table_free(fs->tree.inodes);
 	g_free(fs->tree.call_socket);
 	g_free(fs->mountpoint);

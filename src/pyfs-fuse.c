@@ -395,8 +395,9 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 	if (!ok) {
 		g_autoptr(GError) undo_error = NULL;
 
-		/* Import failures were logged with their traceback by the registry. */
-		if (!g_error_matches(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED))
+		/* Import failures and timeouts were logged by the registry. */
+		if (!g_error_matches(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED) &&
+		    !g_error_matches(error, PYFS_ERROR, PYFS_ERROR_TIMED_OUT))
 			g_warning("Refused a write to run/modules: %s", error->message);
 		if (undo != NULL &&
 		    !pyfs_registry_restore(fs->tree.registry, undo, handle->undo_serial, &undo_error))

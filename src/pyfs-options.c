@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdlib.h>
 
+#include "pyfs-deadline.h"
 #include "pyfs-options.h"
 
 void pyfs_options_free(PyfsOptions *options)
@@ -18,6 +19,7 @@ PyfsOptions *pyfs_options_parse(int argc, char **argv, GError **error)
 	g_autoptr(PyfsOptions) options = g_new0(PyfsOptions, 1);
 	g_auto(GStrv) mount_options = NULL;
 	g_auto(GStrv) rest = NULL;
+	gint timeout = PYFS_DEADLINE_DEFAULT_S;
 	const GOptionEntry entries[] = {
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &options->foreground,
 		  "Stay in the foreground (the default under systemd)", NULL },
@@ -25,6 +27,9 @@ PyfsOptions *pyfs_options_parse(int argc, char **argv, GError **error)
 		  "Serve module NAME (repeatable; replaces the default and saved list)", "NAME" },
 		{ "debug", 'd', 0, G_OPTION_ARG_NONE, &options->debug,
 		  "Log debug messages", NULL },
+		{ "timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
+		  "How long an import, a str() or a dir() may take before the request "
+		  "fails (default 10)", "SECONDS" },
 		{ "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &mount_options,
 		  "FUSE mount options, comma-separated (repeatable)", "OPT" },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &options->version,
@@ -55,6 +60,12 @@ PyfsOptions *pyfs_options_parse(int argc, char **argv, GError **error)
 			    "Unexpected argument “%s” after MOUNTPOINT", rest[1]);
 		return NULL;
 	}
+	if (timeout < 1 || timeout > 24 * 3600) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+			    "--timeout must be between 1 and 86400 seconds, not %d", timeout);
+		return NULL;
+	}
+	options->timeout = (guint)timeout;
 	options->mountpoint = g_canonicalize_filename(rest[0], NULL);
 	if (mount_options != NULL)
 		options->mount_options = g_strjoinv(",", mount_options);

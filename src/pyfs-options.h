@@ -10,6 +10,7 @@ typedef struct {
 	char *mountpoint;     /* absolute */
 	gboolean foreground;
 	gboolean debug;
+	guint timeout;        /* seconds Python code may run for one request */
 	GStrv modules;        /* -m, in order; NULL when none was given */
 	char *mount_options;  /* the -o options joined with ","; NULL when none */
 	gboolean version;

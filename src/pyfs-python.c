@@ -2,6 +2,7 @@
 #include "pyfs-python.h"
 
 #include "config.h"
+#include "pyfs-deadline.h"
 #include "pyfs-error.h"
 
 /*
@@ -70,6 +71,12 @@ fail:
 
 void pyfs_python_fini(void)
 {
+	/* Timed-out work may hold the GIL for good, or need it later: leave
+	 * the interpreter to the exit rather than finalise under its feet. */
+	if (pyfs_deadline_abandoned() > 0) {
+		g_message("Timed-out Python code is still running; not finalizing the interpreter");
+		return;
+	}
 	PyGILState_Ensure();
 	Py_FinalizeEx();
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "pyfs-python.h"
 
+#include "pyfs-deadline.h"
 #include "pyfs-error.h"
 #include "pyfs-log.h"
 #include "pyfs-names.h"
@@ -66,28 +67,75 @@ void pyfs_registry_add_listener(PyfsRegistry *registry, PyfsRegistryListener lis
 	g_array_append_val(registry->listeners, l);
 }
 
+typedef struct {
+	char *name;
+	GError *error;  /* set when the import raised */
+} ImportJob;
+
+static void import_job_free(gpointer p)
+{
+	ImportJob *job = p;
+
+	g_free(job->name);
+	g_clear_error(&job->error);
+	g_free(job);
+}
+
+/* On a deadline worker: imports one name; a failure's traceback is logged. */
+static void import_one(gpointer data)
+{
+	ImportJob *job = data;
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+	PYFS_PYREF module = PyImport_ImportModule(job->name); /* New reference */
+
+	if (module == NULL) {
+		g_autofree char *traceback = NULL;
+		g_autofree char *reason = pyfs_python_take_exception(&traceback);
+
+		pyfs_log_module(G_LOG_LEVEL_WARNING, job->name, "Cannot import %s: %s\n%s",
+				job->name, reason, traceback ? traceback : "");
+		g_set_error(&job->error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED, "%s", reason);
+	} else if (!PyModule_Check(module)) {
+		/* It replaced itself in sys.modules with something lib/ cannot show. */
+		PYFS_PYREF type = PyType_GetName(Py_TYPE(module)); /* New reference */
+
+		pyfs_log_module(G_LOG_LEVEL_WARNING, job->name,
+				"Cannot add %s: sys.modules holds a %s there, not a module",
+				job->name, pyfs_python_utf8(type, "?"));
+		g_set_error(&job->error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED,
+			    "%s is not a module: sys.modules holds a %s", job->name,
+			    pyfs_python_utf8(type, "?"));
+	}
+}
+
 /*
- * Imports every name, stopping at the first failure, whose traceback is
- * logged and whose exception line becomes the error. Takes the GIL.
+ * Imports every name, stopping at the first failure, whose exception line
+ * becomes the error; an import that takes longer than the deadline fails
+ * with PYFS_ERROR_TIMED_OUT (and goes on, abandoned, until it ends).
  * Importing is idempotent, so a failed operation leaves nothing to undo
- * but modules cached in sys.modules, which are not listed.
+ * but modules cached in sys.modules, which are not listed. Called without
+ * the GIL.
  */
 static gboolean import_all(const char *const *names, GError **error)
 {
-	PYFS_GIL_SCOPE gil = pyfs_python_enter();
-
 	for (const char *const *n = names; n != NULL && *n != NULL; n++) {
-		PYFS_PYREF module = PyImport_ImportModule(*n); /* New reference */
+		ImportJob *job = g_new0(ImportJob, 1);
+		g_autofree char *what = g_strdup_printf("The import of %s", *n);
+		g_autoptr(GError) timeout = NULL;
 
-		if (module == NULL) {
-			g_autofree char *traceback = NULL;
-			g_autofree char *reason = pyfs_python_take_exception(&traceback);
-
-			pyfs_log_module(G_LOG_LEVEL_WARNING, *n, "Cannot import %s: %s\n%s", *n,
-					reason, traceback ? traceback : "");
-			g_set_error(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED, "%s", reason);
+		job->name = g_strdup(*n);
+		if (!pyfs_deadline_run(what, import_one, job, import_job_free, &timeout)) {
+			pyfs_log_module(G_LOG_LEVEL_WARNING, *n, "Cannot import %s: %s", *n,
+					timeout->message);
+			g_propagate_error(error, g_steal_pointer(&timeout));
 			return FALSE;
 		}
+		if (job->error != NULL) {
+			g_propagate_error(error, g_steal_pointer(&job->error));
+			import_job_free(job);
+			return FALSE;
+		}
+		import_job_free(job);
 	}
 	return TRUE;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "pyfs-deadline.h"
 #include "pyfs-names.h"
 #include "pyfs-render.h"
 #include "pyfs-script.h"
@@ -38,17 +39,34 @@ static char *symlink_to_module(guint depth, const char *module)
 
 /*
  * What attribute @attrs[depth - 1] of @parent (the object at @module +
- * @attrs minus the last) is, with its content (GIL held).
+ * @attrs minus the last) is, with its content (GIL held). In a @listing,
+ * an attribute whose code once timed out is not run again: one hung value
+ * must not make its whole module unlistable. Reading it runs it again.
  */
 static int describe_attr(PyfsTree *tree, const char *module, const char *const *attrs,
-			 PyObject *parent, PyfsNodeInfo *info)
+			 PyObject *parent, gboolean listing, PyfsNodeInfo *info)
 {
 	guint depth = g_strv_length((char **)attrs);
 	const char *attr = attrs[depth - 1];
 	g_autofree char *what = pyfs_object_describe(module, attrs);
-	PYFS_PYREF value = PyObject_GetAttrString(parent, attr); /* New reference */
+	PYFS_PYREF value = NULL;
 	g_autofree char *target = NULL;
 
+	/* Its code still runs for an earlier request: do not run it again. */
+	if (pyfs_deadline_is_abandoned(what)) {
+		info->kind = PYFS_ENTRY_VALUE;
+		info->content = bytes_take_string(g_strdup_printf(
+			"[pyfs: %s timed out, and is still running]\n", what));
+		return 0;
+	}
+	if (listing && pyfs_deadline_timed_out_before(what)) {
+		info->kind = PYFS_ENTRY_VALUE;
+		info->content = bytes_take_string(g_strdup_printf(
+			"[pyfs: %s timed out before; read this file to run it again]\n", what));
+		return 0;
+	}
+	pyfs_deadline_working_on(what);
+	value = PyObject_GetAttrString(parent, attr); /* New reference */
 	if (value == NULL) {
 		g_autofree char *reason = NULL;
 
@@ -94,7 +112,8 @@ static int examine_attr(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info
 	parent = pyfs_object_resolve(node->module, (const char *const *)parent_attrs, NULL);
 	if (parent == NULL || !PyModule_Check(parent))
 		return -ENOENT;
-	return describe_attr(tree, node->module, (const char *const *)node->attrs, parent, info);
+	return describe_attr(tree, node->module, (const char *const *)node->attrs, parent, FALSE,
+			     info);
 }
 
 static gboolean module_exists(const char *name)
@@ -116,7 +135,7 @@ static gboolean builtin_is_callable(const char *attr)
 	return value != NULL && PyCallable_Check(value);
 }
 
-int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+static int examine_now(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
 {
 	info->kind = PYFS_ENTRY_DIR;
 	info->content = NULL;
@@ -184,8 +203,8 @@ static const PyfsNode *intern_candidate(PyfsTree *tree, const PyfsNode *candidat
  * examined first, so that lookups of names that do not exist (any process
  * may try any name) leave nothing behind in a table that never shrinks.
  */
-int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
-		     const PyfsNode **child, PyfsNodeInfo *info)
+static int lookup_now(PyfsTree *tree, const PyfsNode *dir, const char *name,
+		      const PyfsNode **child, PyfsNodeInfo *info)
 {
 	g_autofree char *attr = NULL;
 	g_autofree char *file = NULL;
@@ -245,7 +264,7 @@ int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
 	}
 	if (found == NULL && candidate.name == NULL)
 		return -ENOENT;
-	r = pyfs_tree_examine(tree, found ? found : &candidate, info);
+	r = examine_now(tree, found ? found : &candidate, info);
 	if (r < 0)
 		return r;
 	*child = found ? found : intern_candidate(tree, &candidate);
@@ -262,7 +281,7 @@ static void add_child(PyfsTree *tree, GArray *children, const PyfsNode *node)
 {
 	PyfsChild child = { .node = node };
 
-	if (pyfs_tree_examine(tree, node, &child.info) == 0)
+	if (examine_now(tree, node, &child.info) == 0)
 		g_array_append_val(children, child);
 }
 
@@ -315,7 +334,7 @@ static int list_module(PyfsTree *tree, const PyfsNode *dir, GArray *children, gb
 		 * for the whole listing: readdirplus needs every child's stat. */
 		chain[depth] = entry->attr;
 		child.node = pyfs_inode_attr(tree->inodes, module, chain, entry->file);
-		if (describe_attr(tree, module, chain, obj, &child.info) == 0)
+		if (describe_attr(tree, module, chain, obj, TRUE, &child.info) == 0)
 			g_array_append_val(children, child);
 	}
 	return 0;
@@ -361,7 +380,7 @@ static void list_dot(PyfsTree *tree, GArray *children)
 	}
 }
 
-int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
+static int list_now(PyfsTree *tree, const PyfsNode *dir, GArray **children)
 {
 	static const fuse_ino_t root[] = { PYFS_INO_BIN, PYFS_INO_DOT, PYFS_INO_LIB, PYFS_INO_RUN };
 	static const fuse_ino_t run[] = { PYFS_INO_MODULES };
@@ -397,4 +416,140 @@ int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
 	g_array_set_clear_func(list, (GDestroyNotify)pyfs_child_clear);
 	*children = g_steal_pointer(&list);
 	return 0;
+}
+
+/* --- Under the deadline --------------------------------------------------- */
+
+/*
+ * Only attributes, and the modules whose attributes they are, run code of
+ * the objects themselves (getattr, __str__, __dir__). The rest answers at
+ * once, without the trip to a deadline worker.
+ */
+static gboolean in_module(const PyfsNode *node)
+{
+	return node->type == PYFS_NODE_ATTR || node->type == PYFS_NODE_MODULE;
+}
+
+typedef enum {
+	WORK_EXAMINE,
+	WORK_LOOKUP,
+	WORK_LIST,
+} WorkKind;
+
+/* A tree operation on a deadline worker: its inputs, then its results. */
+typedef struct {
+	WorkKind kind;
+	PyfsTree *tree;        /* lives as long as the mount, see pyfs_fs_free() */
+	const PyfsNode *node;  /* the node examined, the directory looked in or listed */
+	char *name;            /* WORK_LOOKUP */
+
+	int result;
+	const PyfsNode *child; /* WORK_LOOKUP */
+	PyfsNodeInfo info;     /* WORK_EXAMINE, WORK_LOOKUP */
+	GArray *children;      /* WORK_LIST */
+} Work;
+
+static void work_free(gpointer p)
+{
+	Work *work = p;
+
+	g_free(work->name);
+	pyfs_node_info_clear(&work->info);
+	g_clear_pointer(&work->children, g_array_unref);
+	g_free(work);
+}
+
+static void work_run(gpointer p)
+{
+	Work *work = p;
+
+	switch (work->kind) {
+	case WORK_EXAMINE:
+		work->result = examine_now(work->tree, work->node, &work->info);
+		break;
+	case WORK_LOOKUP:
+		work->result = lookup_now(work->tree, work->node, work->name, &work->child,
+					  &work->info);
+		break;
+	case WORK_LIST:
+		work->result = list_now(work->tree, work->node, &work->children);
+		break;
+	}
+}
+
+/*
+ * Runs @kind on @node under the deadline. NULL when it timed out (logged;
+ * the work is the abandoned job's then), else the finished work, whose
+ * results the caller takes before work_free().
+ */
+static Work *run_work(WorkKind kind, PyfsTree *tree, const PyfsNode *node, const char *name,
+		      const char *verb)
+{
+	Work *work = g_new0(Work, 1);
+	g_autofree char *object = pyfs_object_describe(node->module, (const char *const *)node->attrs);
+	g_autofree char *what = g_strdup_printf("%s %s%s%s", verb, object, name ? "/" : "",
+						name ? name : "");
+	g_autoptr(GError) error = NULL;
+
+	work->kind = kind;
+	work->tree = tree;
+	work->node = node;
+	work->name = g_strdup(name);
+	if (!pyfs_deadline_run(what, work_run, work, work_free, &error)) {
+		g_warning("%s", error->message);
+		return NULL;
+	}
+	return work;
+}
+
+int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+{
+	Work *work;
+	int r;
+
+	if (node->type != PYFS_NODE_ATTR)
+		return examine_now(tree, node, info);
+	work = run_work(WORK_EXAMINE, tree, node, NULL, "Reading");
+	if (work == NULL)
+		return -ETIMEDOUT;
+	r = work->result;
+	*info = work->info;
+	work->info = (PyfsNodeInfo){ 0 };
+	work_free(work);
+	return r;
+}
+
+int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
+		     const PyfsNode **child, PyfsNodeInfo *info)
+{
+	Work *work;
+	int r;
+
+	if (!in_module(dir))
+		return lookup_now(tree, dir, name, child, info);
+	work = run_work(WORK_LOOKUP, tree, dir, name, "Looking up");
+	if (work == NULL)
+		return -ETIMEDOUT;
+	r = work->result;
+	*child = work->child;
+	*info = work->info;
+	work->info = (PyfsNodeInfo){ 0 };
+	work_free(work);
+	return r;
+}
+
+int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
+{
+	Work *work;
+	int r;
+
+	if (!in_module(dir))
+		return list_now(tree, dir, children);
+	work = run_work(WORK_LIST, tree, dir, NULL, "Listing");
+	if (work == NULL)
+		return -ETIMEDOUT;
+	r = work->result;
+	*children = g_steal_pointer(&work->children);
+	work_free(work);
+	return r;
 }

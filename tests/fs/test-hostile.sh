@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Python objects that misbehave give bounded, clear results and a log line.
-EXPECTED_WARNINGS='Cannot render|Cannot get|dir\(pyfs_badir\) failed'
+EXPECTED_WARNINGS='Cannot render|Cannot get|dir\(pyfs_badir\) failed|Cannot add pyfs_replaced: sys.modules holds a NotAModule there, not a module'
 . "$(dirname "$0")/lib.sh"
 
 pyfs_start -m pyfs_hostile -m pyfs_badir
@@ -30,6 +30,18 @@ expect_eq "a recursive list renders as str() does" "[[...]]" "$(cat $h/RECURSIVE
 expect_eq "a recursive dict" "self={'self': {...}}" "$(cat $h/RECURSIVE_DICT)"
 expect_eq "dir() raising: an empty directory" "" "$(ls pyfs_badir)"
 check "and a log line" grep -q "dir(pyfs_badir) failed" "$PYFS_LOG"
+# Modules that replace themselves in sys.modules.
+expect_errno "a module replaced by a non-module is refused" "No such file or directory" \
+	bash -c "echo pyfs_replaced >> '$MNT/run/modules'"
+check "and a log line says why" \
+	grep -q "Cannot add pyfs_replaced: sys.modules holds a NotAModule there, not a module" "$PYFS_LOG"
+expect_eq "the list is unchanged" "pyfs_hostile pyfs_badir" "$(paste -sd ' ' "$MNT/run/modules")"
+check "a module replaced by a module subclass is added" \
+	bash -c "echo pyfs_selfmodule >> '$MNT/run/modules'"
+expect_eq "its class attributes read" "42" "$(cat pyfs_selfmodule/VALUE)"
+expect_eq "a property raising: a marker" \
+	"[pyfs: cannot get pyfs_selfmodule.BROKEN: RuntimeError: property exploded]" \
+	"$(cat pyfs_selfmodule/BROKEN)"
 check "find over hostile modules terminates" bash -c "timeout 60 find . -type f -exec cat {} + >/dev/null"
 check "the daemon still answers" daemon_alive
 
