@@ -10,7 +10,9 @@
  * schedules an update of the Modules property on the main context.
  *
  * The session bus is optional: without one the daemon serves the mount
- * all the same, and says once that D-Bus control is off.
+ * all the same, and says once that D-Bus control is off. A bus that goes
+ * away after we connected is reconnected to, with a back-off, until it is
+ * back or pyfs_bus_stop(); the mount serves on meanwhile.
  */
 #pragma once
 
@@ -44,21 +46,24 @@ PyfsBus *pyfs_bus_new(PyfsRegistry *registry, const char *mountpoint);
 
 /*
  * Connects to the session bus, exports /org/pyfs and asks for the names
- * org.pyfs.<label> and org.pyfs. Never fails: without a session bus it
- * logs once that D-Bus control is off and is settled at once.
+ * org.pyfs.<label> and org.pyfs. Never fails: without a session bus, or
+ * when it cannot be reached, it logs once that D-Bus control is off and
+ * is settled at once. Should the bus go away later, it logs that once and
+ * does all this again on a new connection as soon as the bus is back.
  */
 void pyfs_bus_start(PyfsBus *bus);
 
 /*
  * Whether start-up is settled: both names owned, or org.pyfs queued behind
- * an older instance, or the bus given up on. The main context must be
- * iterated for this to become TRUE.
+ * an older instance, or the bus given up on or gone away (it is not
+ * waited for). The main context must be iterated for this to become TRUE.
  */
 gboolean pyfs_bus_settled(PyfsBus *bus);
 
 /*
- * Stops serving: unexports the object, waits for the calls under way
- * (iterating the main context), releases the names so that org.pyfs
+ * Stops serving: ends any reconnection (the timer removed, an attempt
+ * under way cancelled), unexports the object, waits for the calls under
+ * way (iterating the main context), releases the names so that org.pyfs
  * passes to the next instance. Call before the FUSE session stops, while
  * Python still runs. Idempotent.
  */
