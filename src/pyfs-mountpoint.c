@@ -16,6 +16,21 @@
  * the document portal, detach it lazily: directly as root, through the
  * setuid fusermount3 otherwise.
  */
+/*
+ * statfs(), not only stat(): the kernel answers a stat of the root from
+ * its attribute cache even once the daemon is gone. ECONNABORTED: a
+ * connection aborted rather than closed.
+ */
+static gboolean is_stale(const char *path)
+{
+	struct stat st;
+	struct statfs sfs;
+
+	if (stat(path, &st) != 0 && (errno == ENOTCONN || errno == ECONNABORTED))
+		return TRUE;
+	return statfs(path, &sfs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED);
+}
+
 static gboolean unmount_stale(const char *path, GError **error)
 {
 	g_autofree char *err_out = NULL;
@@ -29,6 +44,11 @@ static gboolean unmount_stale(const char *path, GError **error)
 			  NULL, NULL, NULL, &err_out, &status, error))
 		return FALSE;
 	if (!g_spawn_check_wait_status(status, NULL)) {
+		/* The dead daemon's auto_unmount helper may have been quicker. */
+		if (!is_stale(path)) {
+			g_debug("The stale mount on %s went away meanwhile", path);
+			return TRUE;
+		}
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 			    "Cannot unmount the stale mount on %s: %s", path, g_strstrip(err_out));
 		return FALSE;
@@ -40,16 +60,10 @@ gboolean pyfs_mountpoint_prepare(const char *path, GError **error)
 {
 	g_autofree char *parent = g_path_get_dirname(path);
 	struct stat st, parent_st;
-	struct statfs sfs;
 	int fd;
 
-	/* statfs(), not only stat(): the kernel answers a stat of the root
-	 * from its attribute cache even once the daemon is gone. */
-	if ((stat(path, &st) != 0 && errno == ENOTCONN) ||
-	    (statfs(path, &sfs) != 0 && errno == ENOTCONN)) {
-		if (!unmount_stale(path, error))
-			return FALSE;
-	}
+	if (is_stale(path) && !unmount_stale(path, error))
+		return FALSE;
 	if (stat(path, &st) != 0) {
 		int saved = errno;
 

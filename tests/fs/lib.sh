@@ -100,6 +100,11 @@ mounted() {
 	grep -qs " $MNT fuse.pyfs " /proc/mounts && [ -f "$MNT/run/modules" ]
 }
 
+# Waiting for a mount ends early when the daemon exited instead.
+mounted_or_exited() {
+	mounted || ! kill -0 "$PYFS_PID" 2>/dev/null
+}
+
 # pyfs_start [PYFSD OPTION...]: runs pyfsd -f on $MNT and waits until the mount answers.
 # PYFSD_WRAPPER (words, e.g. "valgrind --error-exitcode=1") runs pyfsd under a
 # tool that keeps its pid and exit status; PYFS_START_TIMEOUT, in seconds,
@@ -109,7 +114,8 @@ pyfs_start() {
 	read -r -a wrapper <<<"${PYFSD_WRAPPER:-}"
 	"${wrapper[@]}" "$PYFSD" -f "$@" "$MNT" >>"$PYFS_LOG" 2>&1 &
 	PYFS_PID=$!
-	if ! wait_for "${PYFS_START_TIMEOUT:-30}" mounted; then
+	wait_for "${PYFS_START_TIMEOUT:-30}" mounted_or_exited
+	if ! mounted; then
 		echo "Bail out! pyfsd did not mount $MNT"
 		sed 's/^/# /' "$PYFS_LOG"
 		exit 1
