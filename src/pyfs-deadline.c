@@ -159,7 +159,7 @@ void pyfs_deadline_start(guint seconds)
 	limit_s = seconds;
 	abandoned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	timed_out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	/* Exclusive: the threads are created once and never stolen by other pools. */
+	/* Threads start on demand: none exists before the first request. */
 	workers = g_thread_pool_new(run_job, NULL, MAX_WORKERS, FALSE, NULL);
 	canceller = g_thread_pool_new(cancel_job, NULL, 1, FALSE, NULL);
 }
