@@ -5,10 +5,11 @@
 #include "pyfs-error.h"
 
 /*
- * Enough workers for the FUSE threads (at most 16) and D-Bus tasks to
- * wait on at once; a stuck worker counts against it until its code ends.
+ * The GIL lets one worker run Python at a time; more are there for work
+ * blocked outside it (I/O, or hung code not yet ended). A stuck worker
+ * counts against them until its code ends.
  */
-#define MAX_WORKERS 24
+#define MAX_WORKERS 8
 
 typedef enum {
 	JOB_QUEUED,
@@ -159,8 +160,12 @@ void pyfs_deadline_start(guint seconds)
 	limit_s = seconds;
 	abandoned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	timed_out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	/* Threads start on demand: none exists before the first request. */
-	workers = g_thread_pool_new(run_job, NULL, MAX_WORKERS, FALSE, NULL);
+	/*
+	 * Exclusive: all started now and kept. Threads started and ended on
+	 * demand leave their touched stacks in glibc's stack cache, and a
+	 * burst of requests then raised RSS for good.
+	 */
+	workers = g_thread_pool_new(run_job, NULL, MAX_WORKERS, TRUE, NULL);
 	canceller = g_thread_pool_new(cancel_job, NULL, 1, FALSE, NULL);
 }
 
