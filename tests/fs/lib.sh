@@ -96,6 +96,22 @@ wait_for() {
 	done
 }
 
+# The state file's name: the mountpoint relative to $HOME, or absolute,
+# with every byte but ASCII letters and digits (not leading) as _xx.
+label() {
+	local path=$1 out='' c i
+	[[ $path == "$HOME"/?* ]] && path=${path#"$HOME"/}
+	for ((i = 0; i < ${#path}; i++)); do
+		c=${path:i:1}
+		if [[ $c == [A-Za-z] || ($c == [0-9] && $i -gt 0) ]]; then
+			out+=$c
+		else
+			out+=$(printf '_%02x' "'$c")
+		fi
+	done
+	echo "$out"
+}
+
 mounted() {
 	grep -qs " $MNT fuse.pyfs " /proc/mounts && [ -f "$MNT/run/modules" ]
 }
