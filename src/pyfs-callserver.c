@@ -1,354 +1,670 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The call server: calls from a warm interpreter, each in a process of its own.
+ * Supervising the call server. (How the server runs calls is told in
+ * src/callserver/pyfs-callserver-process.c.)
  *
- * Starting python3 for every call of an executable file costs tens of
- * milliseconds; pyfsd holds an interpreter with the modules imported. But a
- * call must not run in pyfsd itself: it may crash, loop, exhaust memory,
- * chdir, change module state or call os._exit. So pyfsd forks, once, while
- * it still has a single thread (a fork copies only the calling thread, and
- * not the locks other threads hold: GLib's, libfuse's, the GIL), a server
- * process holding a copy of the interpreter, and the server forks a process
- * per call, which owns nothing anyone else depends on.
+ * pyfsd holds the call socket for the life of the mount and spawns
+ * servers, "generations", each a fresh process (pyfs-callserver, started
+ * with posix_spawn(), which is safe in a process with threads) that
+ * imports the module list, then serves on that same socket:
  *
- * Forking is fast; what is slow is what comes after: every page a child
- * writes (and Python writes to every object it touches, if only to count a
- * reference) is copied on the first write, some hundreds of page faults for
- * the runner's own work. So the server forks its children ahead of need: a
- * few "spares" that have run the runner's machinery on /dev/null
- * (pyfs_runner.warm_up(), after the server itself did, so that 3.11's
- * specialised code is shared) and wait in accept() on the call socket. The
- * spare that accepts a connection checks the peer, reads the request,
- * hands the connection to the server (for the caller's signals and the
- * status) and becomes the call: it adopts the caller's stdio, working
- * directory, environment, umask, resource limits and ignored signals, runs
- * pyfs_runner.forked_main(), reports its status to the dispatcher itself
- * (so that nobody waits for its teardown) and _exits with it; a call that
- * dies otherwise is reported by the server. The server forks a replacement
- * once a call ends. A spare serves one call and no more: no call sees what
- * another did.
+ *   starting --READY--> serving --DRAIN--> draining --> exit
  *
- * Processes, and the descriptors that tie them:
+ * A new generation starts when the module list changes, when the serving
+ * one says that code it imported changed on disk (STALE), and on
+ * Reload(). Once it is READY it serves, and the one before drains: it
+ * takes no more calls and exits when the calls it runs have ended. A
+ * generation that dies is started again after a back-off (0.1 s, doubling
+ * up to 10 s while they keep dying). While no generation serves, pyfsd
+ * itself accepts the calls and closes them at once, which makes each
+ * dispatcher run its call with python3 (logged once per outage). A
+ * starting generation whose import of a module does not end within
+ * --timeout is killed, and the next one leaves that module out: its calls
+ * import it themselves, as python3 would.
  *
- *   pyfsd --control--> server --fork--> spares --accept--> a call
- *                        ^  '-- retire pipe --'                |
- *                        '------------- handoff ---------------'
- *
- *   control: module names to import; its closing means pyfsd is gone.
- *   retire:  one pipe per generation of spares; closing it sends the idle
- *            ones away (the server imported a module; it is stopping).
- *   handoff: a spare that took a call sends its pid and the connection;
- *            a call that ended and reported it says so (the dispatcher
- *            leaving then is no reason to kill what it left running).
- *
- * Signals: a terminal delivers Ctrl-C to its foreground process group,
- * which holds the dispatcher, not the call (in a session of its own, so
- * that reading the terminal never stops it with SIGTTIN); the dispatcher
- * relays what it gets through the server, which sends it to the call's
- * process group, as the terminal would have. A dispatcher that disappears
- * takes its call with it (SIGKILL); a server that disappears takes its
- * calls and spares (PR_SET_PDEATHSIG).
- *
- * Security: the socket is 0600 in a 0700 directory, and a connection whose
- * SO_PEERCRED uid is not the server's own is refused and logged.
- *
- * pyfsd cannot fork a new server once its threads run: a server that dies
- * is logged, and the dispatchers, finding no socket, start python3 again.
- *
- * pyfsd's side, here: the socket and its directory, forking the server, the
- * control channel, stopping it. The server process is in
- * pyfs-callserver-process.c, a spare and the call it becomes in
- * pyfs-callserver-spare.c.
+ * Threads: everything here runs in the main loop, but for two entry
+ * points: the registry's listener (any thread), which only wakes the main
+ * loop, and pyfs_callserver_reload(), which also tells the serving
+ * generation to stop serving, under @lock, so that no call started after
+ * Reload() returns runs the code imported before it.
  */
 #include "pyfs-python.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib-unix.h>
 
 #include "pyfs-callserver.h"
-#include "pyfs-callserver-private.h"
+#include "pyfs-callsocket.h"
+#include "pyfs-control.h"
 #include "pyfs-error.h"
-#include "pyfs-label.h"
+#include "pyfs-programs.h"
 
-/* How long pyfsd waits for the server to stop (its grace included). */
-#define SERVER_STOP_TIMEOUT_MS 5000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+/* A generation that served this long has not been failing: the back-off
+ * starts again from its minimum. */
+#define SERVED_WELL_US (30 * G_TIME_SPAN_SECOND)
+/* How long pyfsd waits for its servers to stop (their calls' grace included). */
+#define STOP_TIMEOUT_MS 5000
 
-struct _PyfsCallServer {
-	GPid pid;		/* 0 once reaped */
-	int control_fd;		/* closing it tells the server to stop */
-	char *socket_path;
-	struct stat socket_st;	/* to remove the socket only while it is ours */
-	char *private_dir;	/* the mkdtemp() directory of the socket, or NULL */
-	guint watch_id;
+typedef enum {
+	GEN_STARTING,
+	GEN_SERVING,
+	GEN_DRAINING,
+} GenState;
+
+/* What wakes the main loop to start a new generation. */
+enum {
+	WANT_LIST = 1 << 0,	/* the module list changed */
+	WANT_CODE = 1 << 1,	/* code changed on disk */
+	WANT_RELOAD = 1 << 2,	/* Reload() */
 };
 
-/* --- pyfsd's side ---------------------------------------------------------- */
+typedef struct {
+	PyfsControlType type;
+	char *name;
+} Outgoing;
 
-void pyfs_callserver_remove_socket(const char *path, const struct stat *ours)
+typedef struct _Generation Generation;
+
+struct _PyfsCallServer {
+	PyfsRegistry *registry;
+	char *mountpoint;
+	GStrv extra_path;
+	guint timeout_s;
+	gboolean debug;
+	char *program;
+	PyfsCallSocket *sock;
+
+	GMutex lock;		/* guards serving (the pointer, its control_fd) and wanted */
+	Generation *serving;
+	guint wanted;		/* WANT_* */
+
+	Generation *starting;
+	GPtrArray *draining;	/* of Generation *, owned */
+	guint generations;	/* started so far */
+	GHashTable *hung;	/* names whose import hung in a server: left out */
+	GSource *wake;
+	guint fallback_id;	/* pyfsd accepts the calls (no generation serves) */
+	gboolean fallback_told;
+	guint restart_id;
+	guint backoff_ms;
+	gboolean spawn_failing;
+};
+
+struct _Generation {
+	PyfsCallServer *owner;
+	guint number;
+	GPid pid;		/* 0 once reaped */
+	int control_fd;		/* -1 once closed */
+	guint in_id;
+	guint out_id;		/* while the outbox holds messages */
+	guint child_id;
+	GenState state;
+	GQueue outbox;		/* of Outgoing *: what the server has no room for yet */
+	char *importing;	/* the module it imports now */
+	guint import_timer_id;
+	gboolean hung;		/* killed: its import of @importing hung */
+	gboolean superseded;	/* killed: a newer generation replaces it */
+	gint64 serving_since;
+};
+
+static void spawn_generation(PyfsCallServer *server);
+static void want(PyfsCallServer *server, guint what);
+
+static void outgoing_free(gpointer data)
 {
-	struct stat st;
+	Outgoing *out = data;
 
-	/* A pyfsd started since on the same mountpoint may own the path now. */
-	if (path != NULL && lstat(path, &st) == 0 && st.st_dev == ours->st_dev &&
-	    st.st_ino == ours->st_ino)
-		unlink(path);
+	g_free(out->name);
+	g_free(out);
 }
 
-static guint count_threads(void)
+static void clear_source(guint *id)
 {
-	g_autoptr(GDir) dir = g_dir_open("/proc/self/task", 0, NULL);
-	guint n = 0;
-
-	if (dir == NULL)
-		return G_MAXUINT;
-	while (g_dir_read_name(dir) != NULL)
-		n++;
-	return n;
+	if (*id != 0)
+		g_source_remove(*id);
+	*id = 0;
 }
 
-/* @path, made or taken as a directory of ours that only we can enter. */
-static gboolean private_dir(const char *path, GError **error)
+/* Main thread; the serving generation under the lock. */
+static void close_control(Generation *gen)
 {
-	struct stat st;
+	clear_source(&gen->in_id);
+	clear_source(&gen->out_id);
+	if (gen->control_fd >= 0)
+		close(gen->control_fd);
+	gen->control_fd = -1;
+	g_queue_clear_full(&gen->outbox, outgoing_free);
+}
 
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		goto fail;
-	if (lstat(path, &st) != 0)
-		goto fail;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
-		g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED,
-			    "%s is not a directory of ours", path);
-		return FALSE;
+static void generation_free(Generation *gen)
+{
+	close_control(gen);
+	clear_source(&gen->child_id);
+	clear_source(&gen->import_timer_id);
+	g_free(gen->importing);
+	g_free(gen);
+}
+
+/* --- Talking to a generation ------------------------------------------------- */
+
+static gboolean flush_outbox(int fd, GIOCondition condition, gpointer user_data);
+
+static void send_to(Generation *gen, PyfsControlType type, const char *name)
+{
+	Outgoing *out;
+
+	if (gen->control_fd < 0)
+		return;
+	if (g_queue_is_empty(&gen->outbox)) {
+		int r = pyfs_control_send(gen->control_fd, type, 0, name);
+
+		if (r == 0)
+			return;
+		/* Gone: its exit is on its way. */
+		if (r != -EAGAIN)
+			return;
 	}
-	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) != 0)
-		goto fail;
-	return TRUE;
-
-fail:
-	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "%s: %s", path,
-		    g_strerror(errno));
-	return FALSE;
+	out = g_new0(Outgoing, 1);
+	out->type = type;
+	out->name = g_strdup(name);
+	g_queue_push_tail(&gen->outbox, out);
+	if (gen->out_id == 0)
+		gen->out_id = g_unix_fd_add(gen->control_fd, G_IO_OUT, flush_outbox, gen);
 }
 
-/*
- * $XDG_RUNTIME_DIR/pyfs when XDG_RUNTIME_DIR is ours and closed to others
- * (as pam_systemd makes it); otherwise (pyfsd run outside a login session,
- * by hand or by root) a fresh mkdtemp() directory, whose unguessable name
- * is no weaker: it is 0700 too, and the scripts carry the path.
- */
-static char *socket_dir(PyfsCallServer *server, GError **error)
+static gboolean flush_outbox(int fd, GIOCondition condition, gpointer user_data)
 {
-	const char *runtime = g_getenv("XDG_RUNTIME_DIR");
-	g_autofree char *tmp = NULL;
-	struct stat st;
+	Generation *gen = user_data;
+	Outgoing *out;
 
-	if (runtime != NULL && g_path_is_absolute(runtime) && stat(runtime, &st) == 0 &&
-	    S_ISDIR(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 0022) == 0) {
-		g_autoptr(GError) local = NULL;
-		g_autofree char *dir = g_build_filename(runtime, "pyfs", NULL);
+	while ((out = g_queue_peek_head(&gen->outbox)) != NULL) {
+		int r = pyfs_control_send(fd, out->type, 0, out->name);
 
-		if (private_dir(dir, &local))
-			return g_steal_pointer(&dir);
-		g_message("Cannot use %s for the call socket: %s", dir, local->message);
+		if (r == -EAGAIN)
+			return G_SOURCE_CONTINUE;
+		outgoing_free(g_queue_pop_head(&gen->outbox));
 	}
-	tmp = g_build_filename(g_get_tmp_dir(), "pyfs-XXXXXX", NULL);
-	if (g_mkdtemp_full(tmp, 0700) == NULL) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "Cannot create a directory for the call socket: %s", g_strerror(errno));
-		return NULL;
-	}
-	server->private_dir = g_strdup(tmp);
-	return g_steal_pointer(&tmp);
+	gen->out_id = 0;
+	return G_SOURCE_REMOVE;
 }
 
-static char *socket_path(const char *dir, const char *mountpoint, GError **error)
-{
-	g_autofree char *label = pyfs_label_for_mountpoint(mountpoint, g_get_home_dir());
-	g_autofree char *path = g_strdup_printf("%s/%s.sock", dir, label);
-	struct sockaddr_un addr;
+/* --- While no generation serves ------------------------------------------------ */
 
-	/* sun_path holds 108 bytes: a label too long gives way to its hash. */
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, label, -1);
-
-		g_free(path);
-		path = g_strdup_printf("%s/%.16s.sock", dir, hash);
-	}
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED,
-			    "%s is too long for a socket address", path);
-		return NULL;
-	}
-	return g_steal_pointer(&path);
-}
-
-static int listen_on(const char *path, struct stat *st, GError **error)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	mode_t old;
-	int r;
-
-	if (fd < 0)
-		goto fail;
-	g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
-	/* Left by a pyfsd that died, or taken over from one that serves a
-	 * mount beneath ours: the scripts now name this one. */
-	if (unlink(path) != 0 && errno != ENOENT)
-		goto fail;
-	/* Born 0600, never wider even for a moment (a single thread: the
-	 * umask is ours to borrow). */
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
-	umask(old);
-	if (r != 0 || listen(fd, SOMAXCONN) != 0 || stat(path, st) != 0)
-		goto fail;
-	return fd;
-
-fail:
-	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "Cannot listen on %s: %s",
-		    path, g_strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
-/* Any thread, after a commit: the server imports what it lacks. */
-static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+static gboolean on_fallback_call(int fd, GIOCondition condition, gpointer user_data)
 {
 	PyfsCallServer *server = user_data;
-	g_autoptr(GString) lines = g_string_new(NULL);
+	int conn;
 
-	for (guint i = 0; i < pyfs_modlist_length(now); i++)
-		g_string_append_printf(lines, "%s\n", pyfs_modlist_get(now, i));
-	/* Never blocks a FUSE thread: a server too busy to read imports on demand. */
-	if (send(server->control_fd, lines->str, lines->len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		g_debug("Cannot tell the call server about the modules: %s", g_strerror(errno));
+	/* Closed before STARTED: the dispatcher runs the call with python3. */
+	while ((conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		close(conn);
+		if (!server->fallback_told)
+			g_message("Calls of %s start python3 until the call server serves",
+				  server->mountpoint);
+		server->fallback_told = TRUE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+static void start_fallback(PyfsCallServer *server)
+{
+	if (server->fallback_id == 0)
+		server->fallback_id = g_unix_fd_add(server->sock->fd, G_IO_IN, on_fallback_call,
+						    server);
+}
+
+static void stop_fallback(PyfsCallServer *server)
+{
+	clear_source(&server->fallback_id);
+	server->fallback_told = FALSE;
+}
+
+/* --- Generations ----------------------------------------------------------------- */
+
+static gboolean on_restart(gpointer user_data)
+{
+	PyfsCallServer *server = user_data;
+
+	server->restart_id = 0;
+	if (server->starting == NULL)
+		spawn_generation(server);
+	return G_SOURCE_REMOVE;
+}
+
+static void schedule_restart(PyfsCallServer *server)
+{
+	if (server->restart_id != 0)
+		return;
+	server->restart_id = g_timeout_add(server->backoff_ms, on_restart, server);
+	server->backoff_ms = MIN(server->backoff_ms * 2, BACKOFF_MAX_MS);
+}
+
+static void promote(PyfsCallServer *server, Generation *gen)
+{
+	Generation *old;
+
+	g_assert(server->starting == gen);
+	server->starting = NULL;
+	gen->state = GEN_SERVING;
+	gen->serving_since = g_get_monotonic_time();
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server->lock);
+
+		old = server->serving;
+		server->serving = gen;
+	}
+	if (old != NULL) {
+		old->state = GEN_DRAINING;
+		send_to(old, PYFS_CONTROL_DRAIN, NULL);
+		g_ptr_array_add(server->draining, old);
+	}
+	stop_fallback(server);
+	server->spawn_failing = FALSE;
+	g_info("Call server (pid %d) serving the calls of %s", gen->pid, server->mountpoint);
+}
+
+static gboolean on_import_timeout(gpointer user_data)
+{
+	Generation *gen = user_data;
+	PyfsCallServer *server = gen->owner;
+
+	gen->import_timer_id = 0;
+	g_warning("The call server's import of %s did not end within %u s: it is left out of "
+		  "the call server (its calls import it themselves)", gen->importing,
+		  server->timeout_s);
+	g_hash_table_add(server->hung, g_strdup(gen->importing));
+	gen->hung = TRUE;
+	kill(gen->pid, SIGKILL);
+	return G_SOURCE_REMOVE;
+}
+
+static void handle_message(Generation *gen, PyfsControlMsg *msg)
+{
+	PyfsCallServer *server = gen->owner;
+
+	if (gen->superseded && msg->type != PYFS_CONTROL_LOG)
+		return;
+	switch (msg->type) {
+	case PYFS_CONTROL_IMPORTING:
+		g_free(gen->importing);
+		gen->importing = g_steal_pointer(&msg->text);
+		clear_source(&gen->import_timer_id);
+		gen->import_timer_id = g_timeout_add_seconds(server->timeout_s, on_import_timeout,
+							     gen);
+		break;
+	case PYFS_CONTROL_IMPORTED:
+		clear_source(&gen->import_timer_id);
+		g_clear_pointer(&gen->importing, g_free);
+		break;
+	case PYFS_CONTROL_READY:
+		if (gen->state == GEN_STARTING && !gen->superseded)
+			promote(server, gen);
+		break;
+	case PYFS_CONTROL_STALE:
+		if (gen->state == GEN_SERVING)
+			want(server, WANT_CODE);
+		break;
+	case PYFS_CONTROL_LOG:
+		g_log(G_LOG_DOMAIN, msg->level, "%s", msg->text);
+		break;
+	default:
+		g_warning("The call server (pid %d) sent an unexpected message %u", gen->pid,
+			  (guint)msg->type);
+		break;
+	}
+}
+
+static gboolean on_control(int fd, GIOCondition condition, gpointer user_data)
+{
+	Generation *gen = user_data;
+
+	for (;;) {
+		g_autoptr(GError) error = NULL;
+		g_auto(PyfsControlMsg) msg = { 0 };
+		int r = pyfs_control_recv(fd, &msg, &error);
+
+		if (r == -EAGAIN)
+			return G_SOURCE_CONTINUE;
+		if (r == 0) {
+			/* Its exit follows; the child watch does the rest. */
+			gen->in_id = 0;
+			return G_SOURCE_REMOVE;
+		}
+		if (r < 0)
+			g_warning("The call server (pid %d): %s", gen->pid, error->message);
+		else
+			handle_message(gen, &msg);
+	}
+}
+
+static char *describe_status(int status)
+{
+	if (WIFSIGNALED(status))
+		return g_strdup_printf("was killed by signal %d (%s)", WTERMSIG(status),
+				       g_strsignal(WTERMSIG(status)));
+	return g_strdup_printf("exited with status %d", WEXITSTATUS(status));
 }
 
 static void on_server_exit(GPid pid, gint status, gpointer user_data)
 {
-	PyfsCallServer *server = user_data;
-	g_autofree char *how = WIFSIGNALED(status)
-		? g_strdup_printf("was killed by signal %d (%s)", WTERMSIG(status),
-				  g_strsignal(WTERMSIG(status)))
-		: g_strdup_printf("exited with status %d", WEXITSTATUS(status));
+	Generation *gen = user_data;
+	PyfsCallServer *server = gen->owner;
+	g_autofree char *how = describe_status(status);
 
-	server->pid = 0;
-	server->watch_id = 0;
-	g_warning("The call server (pid %d) %s; calls start python3 from now on", pid, how);
-	pyfs_callserver_remove_socket(server->socket_path, &server->socket_st);
+	gen->child_id = 0;
+	gen->pid = 0;
+	switch (gen->state) {
+	case GEN_STARTING:
+		server->starting = NULL;
+		if (gen->hung) {
+			spawn_generation(server);
+		} else {
+			g_warning("The call server (pid %d) %s while starting", pid, how);
+			schedule_restart(server);
+		}
+		break;
+	case GEN_SERVING:
+		{
+			g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server->lock);
+
+			server->serving = NULL;
+			close_control(gen);
+		}
+		g_warning("The call server (pid %d) %s; calls start python3 until it is back",
+			  pid, how);
+		if (g_get_monotonic_time() - gen->serving_since >= SERVED_WELL_US)
+			server->backoff_ms = BACKOFF_MIN_MS;
+		start_fallback(server);
+		if (server->starting == NULL)
+			schedule_restart(server);
+		break;
+	case GEN_DRAINING:
+		g_debug("A call server %s (pid %d) %s", gen->superseded ? "replaced" : "that drained",
+			pid, how);
+		g_ptr_array_remove_fast(server->draining, gen);
+		return; /* freed by the array */
+	}
+	generation_free(gen);
 }
 
-PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const char *mountpoint,
-				      int close_fd, gboolean detached, GError **error)
+/* pyfs-callserver, with the call socket as 3 and its control end as 4. */
+static GPid spawn_server(PyfsCallServer *server, int control, GError **error)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	/* Above the targets, so that no dup2() lands on a source still needed. */
+	int listen_fd = fcntl(server->sock->fd, F_DUPFD_CLOEXEC, 10);
+	int control_fd = fcntl(control, F_DUPFD_CLOEXEC, 10);
+	pid_t pid = 0;
+	int r = listen_fd < 0 || control_fd < 0 ? errno : 0;
+
+	g_ptr_array_add(argv, g_strdup(server->program));
+	g_ptr_array_add(argv, g_strconcat("--instance=", server->mountpoint, NULL));
+	g_ptr_array_add(argv, g_strdup_printf("--parent=%d", (int)getpid()));
+	if (server->debug)
+		g_ptr_array_add(argv, g_strdup("--debug"));
+	for (char **dir = server->extra_path; dir != NULL && *dir != NULL; dir++)
+		g_ptr_array_add(argv, g_strconcat("--path=", *dir, NULL));
+	g_ptr_array_add(argv, NULL);
+
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&actions);
+	posix_spawnattr_init(&attr);
+	/* Nothing of pyfsd's but the two sockets, the default signals, and "/"
+	 * as working directory, which keeps no directory of the user's busy. */
+	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&actions, listen_fd, 3);
+	posix_spawn_file_actions_adddup2(&actions, control_fd, 4);
+	posix_spawn_file_actions_addclosefrom_np(&actions, 5);
+	posix_spawn_file_actions_addchdir_np(&actions, "/");
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	if (r == 0)
+		r = posix_spawn(&pid, server->program, &actions, &attr, (char **)argv->pdata,
+				environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&actions);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	if (control_fd >= 0)
+		close(control_fd);
+	if (r != 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(r), "Cannot start %s: %s",
+			    server->program, g_strerror(r));
+		return 0;
+	}
+	return pid;
+}
+
+/* A new generation, importing the list as it is now; one starting is replaced. */
+static void spawn_generation(PyfsCallServer *server)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(server->registry);
+	Generation *gen;
+	int pair[2];
+	GPid pid;
+
+	/* Replaced before it served: killed, and forgotten once it has exited. */
+	if (server->starting != NULL) {
+		server->starting->superseded = TRUE;
+		server->starting->state = GEN_DRAINING;
+		kill(server->starting->pid, SIGKILL);
+		g_ptr_array_add(server->draining, server->starting);
+		server->starting = NULL;
+	}
+	clear_source(&server->restart_id);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+		g_warning("Cannot start a call server: socketpair: %s", g_strerror(errno));
+		schedule_restart(server);
+		return;
+	}
+	pid = spawn_server(server, pair[1], &error);
+	close(pair[1]);
+	if (pid == 0) {
+		if (!server->spawn_failing)
+			g_warning("%s", error->message);
+		server->spawn_failing = TRUE;
+		close(pair[0]);
+		schedule_restart(server);
+		return;
+	}
+	g_unix_set_fd_nonblocking(pair[0], TRUE, NULL);
+	gen = g_new0(Generation, 1);
+	gen->owner = server;
+	gen->number = ++server->generations;
+	gen->pid = pid;
+	gen->control_fd = pair[0];
+	gen->state = GEN_STARTING;
+	g_queue_init(&gen->outbox);
+	gen->in_id = g_unix_fd_add(pair[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_control, gen);
+	gen->child_id = g_child_watch_add(pid, on_server_exit, gen);
+	server->starting = gen;
+	g_debug("Starting call server %u (pid %d)", gen->number, pid);
+	for (guint i = 0; i < pyfs_modlist_length(list); i++)
+		if (!g_hash_table_contains(server->hung, pyfs_modlist_get(list, i)))
+			send_to(gen, PYFS_CONTROL_IMPORT, pyfs_modlist_get(list, i));
+	send_to(gen, PYFS_CONTROL_SERVE, NULL);
+}
+
+/* Main thread, when woken: what was wanted meanwhile. */
+static gboolean on_wake(gpointer user_data)
+{
+	PyfsCallServer *server = user_data;
+	guint wanted;
+
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server->lock);
+
+		wanted = server->wanted;
+		server->wanted = 0;
+	}
+	/* Code that changed may import now; and a fresh start was asked for. */
+	if (wanted & (WANT_CODE | WANT_RELOAD))
+		g_hash_table_remove_all(server->hung);
+	/* While a back-off runs, the restart takes the list as it is then. */
+	if (server->restart_id != 0 && server->serving == NULL)
+		return G_SOURCE_CONTINUE;
+	if (wanted & (WANT_LIST | WANT_RELOAD))
+		spawn_generation(server);
+	else if ((wanted & WANT_CODE) && server->starting == NULL)
+		spawn_generation(server);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean wake_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	g_source_set_ready_time(source, -1);
+	return callback(user_data);
+}
+
+static GSourceFuncs wake_funcs = { .dispatch = wake_dispatch };
+
+static void want(PyfsCallServer *server, guint what)
+{
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server->lock);
+
+		server->wanted |= what;
+	}
+	g_source_set_ready_time(server->wake, 0);
+}
+
+/* Any thread, after a commit. */
+static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+{
+	want(user_data, WANT_LIST);
+}
+
+void pyfs_callserver_reload(PyfsCallServer *server)
+{
+	if (server == NULL)
+		return;
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server->lock);
+
+		/* Sent now, before the caller goes on: a server reads pyfsd's
+		 * messages before it takes the next call. Its queue is empty
+		 * while it serves. */
+		if (server->serving != NULL && server->serving->control_fd >= 0)
+			pyfs_control_send(server->serving->control_fd, PYFS_CONTROL_RETIRE, 0, NULL);
+	}
+	want(server, WANT_RELOAD);
+}
+
+PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServerConfig *config,
+				      GError **error)
 {
 	g_autoptr(PyfsCallServer) server = g_new0(PyfsCallServer, 1);
-	g_autofree char *dir = NULL;
-	int control[2];
-	guint threads;
-	PyfsGil gil;
-	int listen_fd;
-	pid_t pid;
 
-	server->control_fd = -1;
-	threads = count_threads();
-	if (threads != 1) {
-		g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED,
-			    "pyfsd has %d threads already: forking the call server is not safe",
-			    (int)threads);
+	g_mutex_init(&server->lock);
+	server->registry = registry;
+	server->mountpoint = g_strdup(config->mountpoint);
+	server->extra_path = g_strdupv((char **)config->extra_path);
+	server->timeout_s = config->timeout_s;
+	server->debug = config->debug;
+	server->program = pyfs_program_path("callserver", "pyfs-callserver");
+	server->draining = g_ptr_array_new_with_free_func((GDestroyNotify)generation_free);
+	server->hung = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	server->backoff_ms = BACKOFF_MIN_MS;
+	server->sock = pyfs_callsocket_new(config->mountpoint, error);
+	if (server->sock == NULL)
 		return NULL;
-	}
-	dir = socket_dir(server, error);
-	if (dir == NULL)
+	if (!pyfs_callsocket_write_fallback(server->sock, config->sys_path, error))
 		return NULL;
-	server->socket_path = socket_path(dir, mountpoint, error);
-	if (server->socket_path == NULL)
-		return NULL;
-	listen_fd = listen_on(server->socket_path, &server->socket_st, error);
-	if (listen_fd < 0)
-		return NULL;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "Cannot create the call server's control socket: %s",
-			    g_strerror(errno));
-		close(listen_fd);
-		return NULL;
-	}
-
-	gil = pyfs_python_enter();
-	PyOS_BeforeFork();
-	pid = fork();
-	if (pid == 0) {
-		/* The GIL stays with this, the server's only thread, for good. */
-		PyOS_AfterFork_Child();
-		close(control[0]);
-		pyfs_callserver_main(listen_fd, control[1], server->socket_path,
-				     &server->socket_st, mountpoint, close_fd, detached);
-	}
-	PyOS_AfterFork_Parent();
-	pyfs_python_leave(&gil);
-	close(listen_fd);
-	close(control[1]);
-	if (pid < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			    "Cannot fork the call server: %s", g_strerror(errno));
-		close(control[0]);
-		return NULL;
-	}
-	server->pid = pid;
-	server->control_fd = control[0];
+	server->wake = g_source_new(&wake_funcs, sizeof(GSource));
+	g_source_set_callback(server->wake, on_wake, server, NULL);
+	g_source_set_static_name(server->wake, "[pyfsd] call server wanted");
+	g_source_attach(server->wake, NULL);
 	pyfs_registry_add_listener(registry, on_modules_changed, server);
-	server->watch_id = g_child_watch_add(pid, on_server_exit, server);
-	g_info("Call server (pid %d) listening on %s", pid, server->socket_path);
+	start_fallback(server);
+	spawn_generation(server);
+	g_debug("Calls of %s are served on %s", server->mountpoint, server->sock->path);
 	return g_steal_pointer(&server);
 }
 
 const char *pyfs_callserver_socket(PyfsCallServer *server)
 {
-	return server ? server->socket_path : NULL;
+	return server ? server->sock->path : NULL;
 }
 
-static void wait_for_server(pid_t pid)
+/* Tells @gen to stop (its control channel closes) and keeps its pid to wait for. */
+static void stop_generation(Generation *gen, GArray *pids)
 {
-	int pidfd = pidfd_open(pid, 0);
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	if (gen->pid > 0)
+		g_array_append_val(pids, gen->pid);
+	gen->pid = 0;
+	clear_source(&gen->child_id);
+	close_control(gen);
+}
 
-	/* Bounded: a server that does not stop (stopped, stuck) is killed. */
-	if (pidfd >= 0 && poll(&pfd, 1, SERVER_STOP_TIMEOUT_MS) == 0) {
-		g_warning("The call server (pid %d) did not stop; killing it", pid);
-		kill(pid, SIGKILL);
+/* Waits for @pids until @deadline (monotonic), then kills what is left. */
+static void wait_for_servers(GArray *pids, gint64 deadline)
+{
+	for (guint i = 0; i < pids->len; i++) {
+		GPid pid = g_array_index(pids, GPid, i);
+		int pidfd = pidfd_open(pid, 0);
+		gint64 left = (deadline - g_get_monotonic_time()) / G_TIME_SPAN_MILLISECOND;
+		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+		/* Bounded: a server that does not stop (stopped, stuck) is killed. */
+		if (pidfd >= 0 && poll(&pfd, 1, MAX(left, 0)) == 0) {
+			g_warning("The call server (pid %d) did not stop; killing it", pid);
+			kill(pid, SIGKILL);
+		}
+		if (pidfd >= 0)
+			close(pidfd);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	}
-	if (pidfd >= 0)
-		close(pidfd);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
 }
 
 void pyfs_callserver_free(PyfsCallServer *server)
 {
+	g_autoptr(GArray) pids = g_array_new(FALSE, FALSE, sizeof(GPid));
+
 	if (server == NULL)
 		return;
-	if (server->watch_id != 0)
-		g_source_remove(server->watch_id);
-	pyfs_callserver_remove_socket(server->socket_path, &server->socket_st);
-	if (server->control_fd >= 0)
-		close(server->control_fd);
-	if (server->pid > 0)
-		wait_for_server(server->pid);
-	if (server->private_dir != NULL && rmdir(server->private_dir) != 0)
-		g_debug("Cannot remove %s: %s", server->private_dir, g_strerror(errno));
-	g_free(server->private_dir);
-	g_free(server->socket_path);
+	clear_source(&server->restart_id);
+	clear_source(&server->fallback_id);
+	if (server->wake != NULL) {
+		g_source_destroy(server->wake);
+		g_source_unref(server->wake);
+	}
+	if (server->starting != NULL) {
+		stop_generation(server->starting, pids);
+		generation_free(server->starting);
+	}
+	if (server->serving != NULL) {
+		stop_generation(server->serving, pids);
+		generation_free(server->serving);
+	}
+	for (guint i = 0; server->draining != NULL && i < server->draining->len; i++)
+		stop_generation(server->draining->pdata[i], pids);
+	wait_for_servers(pids, g_get_monotonic_time() + STOP_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND);
+	g_clear_pointer(&server->draining, g_ptr_array_unref);
+	g_clear_pointer(&server->hung, g_hash_table_unref);
+	g_clear_pointer(&server->sock, pyfs_callsocket_free);
+	g_strfreev(server->extra_path);
+	g_free(server->program);
+	g_free(server->mountpoint);
+	g_mutex_clear(&server->lock);
 	g_free(server);
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The call server: a process forked from pyfsd while it has a single
- * thread, with the module list imported, that runs each call of an
- * executable file in a child of its own (see pyfs-callserver.c).
+ * pyfsd's side of the call server: the call socket of the mount, and the
+ * supervision of the server processes it spawns (see pyfs-callserver.c;
+ * the server itself is src/callserver/).
  */
 #pragma once
 
@@ -14,26 +14,37 @@ G_BEGIN_DECLS
 
 typedef struct _PyfsCallServer PyfsCallServer;
 
+typedef struct {
+	const char *mountpoint;
+	const char *const *extra_path;	/* path= of pyfsd.conf, appended to sys.path */
+	const char *const *sys_path;	/* pyfsd's sys.path, for the fallback */
+	guint timeout_s;		/* the bound of each import in a server */
+	gboolean debug;
+} PyfsCallServerConfig;
+
 /*
- * Creates the socket of the mount on @mountpoint and forks the server,
- * which inherits the interpreter as it is: call it on the main thread,
- * with Python initialised (GIL released) and @registry's modules imported,
- * before any other thread exists; it fails, having started nothing, if
- * another thread exists. Modules added to @registry later are imported by
- * the server too. @close_fd (or -1) is a descriptor of pyfsd's that the
- * server must not keep open (the detaching parent's pipe); @detached says
- * that pyfsd is letting go of its stdio, which the server then does at once.
+ * Creates the call socket of the mount and spawns the first server, which
+ * imports @registry's modules; from then on it follows the registry's
+ * changes. Main thread: the supervision runs in its main loop. Until a
+ * server serves, calls run with python3.
  */
-PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const char *mountpoint,
-				      int close_fd, gboolean detached, GError **error);
+PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServerConfig *config,
+				      GError **error);
 
 /* The socket to name in executable files; NULL for a NULL server. */
 const char *pyfs_callserver_socket(PyfsCallServer *server);
 
 /*
- * Stops the server (running calls get SIGTERM, then SIGKILL), waits for it
- * (bounded) and removes the socket. Main thread, once nothing can change
- * the registry any more (the server is one of its listeners).
+ * A fresh import of everything for the calls (Reload()): the server
+ * serving now takes no more calls (they run with python3 meanwhile), and
+ * a new one starts. Any thread.
+ */
+void pyfs_callserver_reload(PyfsCallServer *server);
+
+/*
+ * Stops every server (running calls get SIGTERM, then SIGKILL), waits for
+ * them (bounded) and removes the socket. Main thread, once nothing can
+ * change the registry any more (the server is one of its listeners).
  */
 void pyfs_callserver_free(PyfsCallServer *server);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsCallServer, pyfs_callserver_free)

@@ -288,20 +288,34 @@ static void wait_for_bus(Daemon *d)
 		g_source_remove(timeout_id);
 }
 
-/*
- * The call server is forked while pyfsd is a single thread, and the first
- * signal source starts GLib's worker thread: SIGTERM and SIGINT stay
- * blocked until then, and one that came meanwhile is handled once unblocked.
- */
+/* The calls' warm interpreter; without it, calls start python3. */
 static void start_call_server(Daemon *d)
 {
 	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) sys_path = pyfs_python_sys_path();
+	PyfsCallServerConfig config = {
+		.mountpoint = d->options->mountpoint,
+		.extra_path = (const char *const *)d->config->path,
+		.sys_path = (const char *const *)sys_path,
+		.timeout_s = d->options->timeout,
+		.debug = d->options->debug,
+	};
+
+	d->calls = pyfs_callserver_start(d->registry, &config, &error);
+	if (d->calls == NULL)
+		g_warning("No call server (%s): calls start python3", error->message);
+}
+
+/*
+ * SIGTERM and SIGINT stay blocked until the main loop watches them (the
+ * first signal source starts GLib's worker thread, which is best started
+ * once the single-threaded start-up is over); one that came meanwhile is
+ * handled once unblocked.
+ */
+static void watch_signals(Daemon *d)
+{
 	sigset_t stop;
 
-	d->calls = pyfs_callserver_start(d->registry, d->options->mountpoint, d->ready_fd,
-					 !d->options->foreground, &error);
-	if (d->calls == NULL)
-		g_message("No call server (%s): calls start python3", error->message);
 	g_unix_signal_add(SIGTERM, on_signal, d);
 	g_unix_signal_add(SIGINT, on_signal, d);
 	sigemptyset(&stop);
@@ -319,6 +333,7 @@ static gboolean start(Daemon *d, GError **error)
 		return FALSE;
 	/* Listeners are set up before the FUSE threads start. */
 	watch_modules(d);
+	watch_signals(d);
 	start_call_server(d);
 	/* Threads may start now: Python work on behalf of requests gets a time limit. */
 	pyfs_deadline_start(d->options->timeout);
@@ -373,7 +388,7 @@ int pyfs_daemon_run(const PyfsOptions *options)
 
 	loop = g_main_loop_new(NULL, FALSE);
 	d.loop = loop;
-	/* Watched from start_call_server(), which unblocks them. */
+	/* Watched from watch_signals(), which unblocks them. */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGTERM);
 	sigaddset(&stop_signals, SIGINT);
@@ -416,7 +431,12 @@ int pyfs_daemon_run(const PyfsOptions *options)
 	/* Only now can nothing change the registry, whose listener it is. */
 	g_clear_pointer(&d.bus, pyfs_bus_free);
 	release(&d);
-	pyfs_python_fini();
+	/* Timed-out work may hold the GIL for good, or need it later: leave
+	 * the interpreter to the exit rather than finalise under its feet. */
+	if (pyfs_deadline_abandoned() > 0)
+		g_message("Timed-out Python code is still running; not finalizing the interpreter");
+	else
+		pyfs_python_fini();
 	g_message("Stopped");
 	return 0;
 }

@@ -2,7 +2,6 @@
 #include "pyfs-python.h"
 
 #include "config.h"
-#include "pyfs-deadline.h"
 #include "pyfs-error.h"
 
 /*
@@ -71,14 +70,22 @@ fail:
 
 void pyfs_python_fini(void)
 {
-	/* Timed-out work may hold the GIL for good, or need it later: leave
-	 * the interpreter to the exit rather than finalise under its feet. */
-	if (pyfs_deadline_abandoned() > 0) {
-		g_message("Timed-out Python code is still running; not finalizing the interpreter");
-		return;
-	}
 	PyGILState_Ensure();
 	Py_FinalizeEx();
+}
+
+PyObject *pyfs_python_load_module(const char *name, const char *source, GError **error)
+{
+	PYFS_PYREF code = Py_CompileString(source, name, Py_file_input); /* New reference */
+	PyObject *module = code ? PyImport_ExecCodeModule(name, code) : NULL; /* New reference */
+
+	if (module == NULL) {
+		g_autofree char *reason = pyfs_python_take_exception(NULL);
+
+		g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED, "Cannot load %s: %s", name,
+			    reason);
+	}
+	return module;
 }
 
 PyfsGil pyfs_python_enter(void)
@@ -152,4 +159,22 @@ char *pyfs_python_take_exception(char **traceback)
 		PyErr_Clear();
 	}
 	return line ? g_steal_pointer(&line) : g_strdup("unprintable exception");
+}
+
+GStrv pyfs_python_sys_path(void)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+	g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func(g_free);
+	PyObject *path = PySys_GetObject("path"); /* Borrowed */
+
+	for (Py_ssize_t i = 0; path != NULL && PyList_Check(path) && i < PyList_GET_SIZE(path); i++) {
+		PyObject *entry = PyList_GET_ITEM(path, i); /* Borrowed */
+		PYFS_PYREF bytes = PyUnicode_Check(entry) ? PyUnicode_EncodeFSDefault(entry) : NULL;
+
+		PyErr_Clear();
+		if (bytes != NULL)
+			g_ptr_array_add(entries, g_strdup(PyBytes_AS_STRING(bytes)));
+	}
+	g_ptr_array_add(entries, NULL);
+	return (GStrv)g_ptr_array_free(g_steal_pointer(&entries), FALSE);
 }

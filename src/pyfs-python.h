@@ -32,8 +32,17 @@ G_BEGIN_DECLS
  */
 gboolean pyfs_python_init(const char *const *extra_path, GError **error);
 
-/* Finalises the interpreter; call once no other thread can enter Python. */
+/*
+ * Finalises the interpreter; call once no other thread can enter Python
+ * (nor will: work abandoned past its deadline may still want the GIL).
+ */
 void pyfs_python_fini(void);
+
+/*
+ * Runs @source as the module @name, registered in sys.modules (GIL held):
+ * the module (New reference), or NULL with @error.
+ */
+PyObject *pyfs_python_load_module(const char *name, const char *source, GError **error);
 
 typedef struct {
 	PyGILState_STATE state;
@@ -44,6 +53,9 @@ void pyfs_python_leave(PyfsGil *gil);
 
 /* A PyfsGil left when it goes out of scope: PYFS_GIL_SCOPE gil = pyfs_python_enter(); */
 #define PYFS_GIL_SCOPE __attribute__((cleanup(pyfs_python_leave))) PyfsGil
+
+/* sys.path as it is now, in the file system's encoding; takes the GIL. */
+GStrv pyfs_python_sys_path(void);
 
 /*
  * Takes the pending exception (the GIL held): returns its last line,

@@ -1,47 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-#include "config.h"
 #include "pyfs-object.h"
+#include "pyfs-programs.h"
 #include "pyfs-script.h"
-
-#include <fcntl.h>
-#include <limits.h>
-#include <unistd.h>
-
-/*
- * readlinkat(), not readlink() (which g_file_read_link() uses): valgrind
- * 3.19 run with --sim-hints=fuse-compatible, as the valgrind test setup
- * must since pyfsd stats its own mount, aborts on readlink("/proc/self/exe").
- */
-static char *self_exe(void)
-{
-	char buf[PATH_MAX];
-	ssize_t n = readlinkat(AT_FDCWD, "/proc/self/exe", buf, sizeof(buf));
-
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		return NULL;
-	return g_strndup(buf, n);
-}
 
 const char *pyfs_script_dispatcher(void)
 {
 	static char *dispatcher;
 
-	if (g_once_init_enter(&dispatcher)) {
-		g_autofree char *self = self_exe();
-		g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
-		g_autofree char *sibling = dir ? g_build_filename(dir, "call", "pyfs-call", NULL)
-					       : NULL;
-		char *path;
-
-		/* In a build tree, pyfsd is build/src/pyfsd and the dispatcher is
-		 * build/src/call/pyfs-call: use it, so a build never runs the calls
-		 * of another installed version. */
-		if (sibling != NULL && g_file_test(sibling, G_FILE_TEST_IS_EXECUTABLE))
-			path = g_steal_pointer(&sibling);
-		else
-			path = g_build_filename(PYFS_LIBEXECDIR, "pyfs-call", NULL);
-		g_once_init_leave(&dispatcher, path);
-	}
+	if (g_once_init_enter(&dispatcher))
+		g_once_init_leave(&dispatcher, pyfs_program_path("call", "pyfs-call"));
 	return dispatcher;
 }
 

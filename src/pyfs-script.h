@@ -10,10 +10,7 @@
 
 G_BEGIN_DECLS
 
-/*
- * Where pyfs-call is: beside the running pyfsd when it is there (a build
- * tree), else in the installed libexec directory. Computed once.
- */
+/* Where pyfs-call is (pyfs_program_path()), computed once. */
 const char *pyfs_script_dispatcher(void);
 
 /*

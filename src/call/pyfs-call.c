@@ -149,22 +149,39 @@ static void relay_signals(int sock, int sigfd, sigset_t *early)
 
 /*
  * Waits for the call's end, relaying signals, and ends like it. Returns if
- * the server closes the connection before the call started: nothing ran.
+ * the call did not start: the server closed the connection before STARTED,
+ * or sent nothing within PYFS_CALL_START_TIMEOUT_MS and then took the
+ * cancel (see pyfs-callproto.h).
  */
 static void wait_for_call(int sock, int sigfd, sigset_t *early)
 {
-	gboolean started = FALSE;
+	gint64 deadline = g_get_monotonic_time() + PYFS_CALL_START_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+	gboolean started = FALSE, cancelled = FALSE;
 	PyfsCallMsg msg;
 	gsize got = 0;
 
 	for (;;) {
 		struct pollfd pfd[2] = { { sock, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		gint64 left = (deadline - g_get_monotonic_time()) / G_TIME_SPAN_MILLISECOND;
+		int r;
 		ssize_t n;
 
-		if (poll(pfd, 2, -1) < 0) {
+		r = poll(pfd, 2, started ? -1 : (int)MAX(left, 0));
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			die(EXIT_ERROR, "poll: %s", g_strerror(errno));
+		}
+		if (r == 0 && !started) {
+			if (cancelled)
+				return;
+			/* A server stopped or wedged: the call must not start late. */
+			cancelled = TRUE;
+			if (!pyfs_call_send_msg(sock, PYFS_CALL_MSG_CANCEL, 0))
+				return;
+			deadline = g_get_monotonic_time() +
+				   PYFS_CALL_CANCEL_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+			continue;
 		}
 		if (pfd[1].revents)
 			relay_signals(sock, sigfd, started ? NULL : early);
@@ -247,6 +264,28 @@ static void call_server(const char *path, GPtrArray *items)
 			raise(sig);
 }
 
+/*
+ * The runner items that give python3 pyfsd's sys.path ("path=DIR"), from
+ * the fallback file beside the socket at @socket (see
+ * src/pyfs-callsocket.h); NULL when there is none (pyfsd is gone).
+ */
+static GPtrArray *read_fallback(const char *socket)
+{
+	g_autofree char *file = g_strconcat(socket, ".fallback", NULL);
+	g_autofree char *text = NULL;
+	g_auto(GStrv) lines = NULL;
+	GPtrArray *items;
+
+	if (!g_file_get_contents(file, &text, NULL, NULL))
+		return NULL;
+	items = g_ptr_array_new_with_free_func(g_free);
+	lines = g_strsplit(text, "\n", -1);
+	for (char **line = lines; *line != NULL; line++)
+		if (g_str_has_prefix(*line, "path="))
+			g_ptr_array_add(items, g_strdup(*line));
+	return items;
+}
+
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
@@ -254,6 +293,7 @@ int main(int argc, char **argv)
 	g_autoptr(PyfsCallArgs) args = NULL;
 	g_autoptr(GPtrArray) items = NULL;
 	g_autoptr(GPtrArray) exec_argv = NULL;
+	g_autoptr(GPtrArray) fallback = NULL;
 	g_autofree char *text = NULL;
 	const char *path;
 	gsize len = 0;
@@ -284,6 +324,10 @@ int main(int argc, char **argv)
 	g_ptr_array_add(exec_argv, (char *)PYFS_PYTHON);
 	g_ptr_array_add(exec_argv, (char *)"-c");
 	g_ptr_array_add(exec_argv, (char *)pyfs_call_runner_source);
+	if (script->socket)
+		fallback = read_fallback(script->socket);
+	for (guint i = 0; fallback != NULL && i < fallback->len; i++)
+		g_ptr_array_add(exec_argv, fallback->pdata[i]);
 	for (guint i = 0; i < items->len; i++)
 		g_ptr_array_add(exec_argv, items->pdata[i]);
 	g_ptr_array_add(exec_argv, NULL);

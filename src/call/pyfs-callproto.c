@@ -248,3 +248,14 @@ PyfsCallIncoming *pyfs_call_recv_request(int sock, GError **error)
 	}
 	return g_steal_pointer(&in);
 }
+
+gboolean pyfs_call_cancelled(int sock)
+{
+	PyfsCallMsg msgs[64];
+	ssize_t n = recv(sock, msgs, sizeof(msgs), MSG_PEEK | MSG_DONTWAIT);
+
+	for (ssize_t i = 0; i + (ssize_t)sizeof(PyfsCallMsg) <= n; i += sizeof(PyfsCallMsg))
+		if (msgs[i / sizeof(PyfsCallMsg)].type == PYFS_CALL_MSG_CANCEL)
+			return TRUE;
+	return FALSE;
+}

@@ -13,6 +13,14 @@
  *     the server closes the connection.
  *   dispatcher -> server: PYFS_CALL_MSG_SIGNAL (value: a signal number), at
  *     any time after the request, for the call's process group.
+ *   dispatcher -> server: PYFS_CALL_MSG_CANCEL, when no STARTED came within
+ *     PYFS_CALL_START_TIMEOUT_MS: the call must not start any more. The
+ *     dispatcher then waits PYFS_CALL_CANCEL_TIMEOUT_MS more for STARTED
+ *     (the call began before it saw the cancel: it goes on as usual) or for
+ *     the end of the connection (it will not start), and runs the call
+ *     itself on the end or the timeout. The call process looks for a
+ *     cancel after the request and before it sends STARTED, so that a call
+ *     never runs twice.
  *
  * The call itself may send PYFS_CALL_MSG_EXIT as it ends normally, once its
  * output is flushed and its stdio closed, so that the dispatcher need not
@@ -20,8 +28,10 @@
  * first EXIT.
  *
  * A connection closed before STARTED means that nothing ran (a refused peer,
- * a version mismatch, a server shutting down): the dispatcher may then run
- * the call itself. Both ends are native-endian: they run on one machine.
+ * a version mismatch, a server whose code is stale, one shutting down, or
+ * pyfsd itself answering while no server serves): the dispatcher then runs
+ * the call itself, with python3; as it does after a cancel (a server
+ * stopped or wedged). Both ends are native-endian: they run on one machine.
  */
 #pragma once
 
@@ -39,6 +49,11 @@
 #define PYFS_CALL_FD_STDERR (1u << 2)
 #define PYFS_CALL_FD_CWD (1u << 3)
 #define PYFS_CALL_N_FDS 4
+
+/* How long a dispatcher waits for STARTED before it cancels, and then for
+ * the cancel's outcome before it runs the call itself. */
+#define PYFS_CALL_START_TIMEOUT_MS 2000
+#define PYFS_CALL_CANCEL_TIMEOUT_MS 1000
 
 /* Far above ARG_MAX: anything bigger is not a request, and is refused. */
 #define PYFS_CALL_PAYLOAD_MAX (64u * 1024 * 1024)
@@ -71,6 +86,7 @@ enum {
 	PYFS_CALL_MSG_STARTED = 1,
 	PYFS_CALL_MSG_EXIT = 2,
 	PYFS_CALL_MSG_SIGNAL = 3,
+	PYFS_CALL_MSG_CANCEL = 4,
 };
 
 typedef struct {
@@ -106,3 +122,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsCallIncoming, pyfs_call_incoming_free)
 
 /* Sends one message; FALSE (errno set) if it could not be sent whole. */
 gboolean pyfs_call_send_msg(int sock, uint32_t type, int32_t value);
+
+/* Server side: whether the dispatcher cancelled, among what it sent after
+ * the request and is waiting on @sock now (nothing is consumed). */
+gboolean pyfs_call_cancelled(int sock);

@@ -297,6 +297,13 @@ def _exit_status(exc):
 
 def main(items):
     """Runs the call the items describe; returns its exit status."""
+    # From pyfs-call running python3 when pyfsd's call server cannot:
+    # pyfsd's sys.path, so that the call finds what pyfsd finds.
+    path = [item[5:] for item in items if item.startswith("path=")]
+    if path:
+        sys.path[:] = path
+        items = [item for item in items if not item.startswith("path=")]
+    trust_no_stale_bytecode()
     try:
         call = _Call(items)
     except ValueError as exc:

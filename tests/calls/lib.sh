@@ -25,9 +25,18 @@ calls_cleanup() {
 }
 trap calls_cleanup EXIT
 
-# The call server's pid, from the daemon's log.
+# The pid of the call server serving now, from the daemon's log; waits
+# (bounded) for one to serve, since pyfsd starts it in the background.
 server_pid() {
-	grep -o 'Call server (pid [0-9]*)' "$PYFS_LOG" | tail -1 | grep -o '[0-9]*'
+	local i
+	for i in $(seq 200); do
+		if grep -q 'Call server (pid [0-9]*) serving' "$PYFS_LOG"; then
+			grep -o 'Call server (pid [0-9]*) serving' "$PYFS_LOG" | tail -1 | grep -o '[0-9]*'
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
 }
 
 # The socket the scripts name.

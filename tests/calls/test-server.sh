@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Calls run in pyfsd's call server (src/pyfs-callserver.c): each in a child
-# of the server's warm interpreter, in the caller's world, with the
-# caller's exit status; the server lives and dies with pyfsd.
+# Calls run in pyfsd's call server (src/callserver/): each in a child of
+# the server's warm interpreter, in the caller's world, with the caller's
+# exit status; the server lives and dies with pyfsd.
 . "$(dirname "$0")/lib.sh"
 
 pyfs_start -m os -m json -m sys -m ctypes -m pyfs_calls_fixture
@@ -14,7 +14,9 @@ socket=$(socket_path)
 check "the call server runs" alive "$server"
 expect_eq "the scripts name the call socket, in \$XDG_RUNTIME_DIR/pyfs" "$SOCKET_DIR" \
 	"$(dirname "$socket")"
-expect_eq "ps tells the call server from pyfsd" "pyfsd-calls" "$(cat "/proc/$server/comm")"
+expect_eq "ps tells the call server from pyfsd" "pyfs-callserver" "$(cat "/proc/$server/comm")"
+expect_eq "a program pyfsd spawned, not a fork of pyfsd" "$(readlink -f "$PYFS_CALLSERVER")" \
+	"$(readlink "/proc/$server/exe")"
 
 # Proof that a call runs in the server, not in a python3 the dispatcher
 # started: its parent is the server, and it has a session of its own.
@@ -80,14 +82,18 @@ done
 expect_eq "each with its own result, in the server" ok "$all"
 expect_eq "in 8 processes" 8 "$(for i in 1 2 3 4 5 6 7 8; do field pid "$(cat "$WORK/process.$i")"; done | sort -u | wc -l)"
 
-# A module added later is callable at once, and soon imported by the
-# server itself, ahead of the calls.
+# A module added later is callable at once, and soon imported ahead of
+# the calls by a new call server, which takes over from the old one.
 check "a module added later" bash -c "echo pyfs_calls_later >> '$MNT/run/modules'"
 expect_eq "is callable" "hello you" "$($lib/pyfs_calls_later/greet you)"
 preimported() {
-	[ "$($lib/pyfs_calls_later/import_pid)" = "$server" ]
+	local now
+	now=$(server_pid) && [ "$now" != "$server" ] &&
+		[ "$($lib/pyfs_calls_later/import_pid)" = "$now" ]
 }
-check "and imported by the call server" wait_for 10 preimported
+check "and imported by the next call server" wait_for 10 preimported
+check "the one before drains and exits" wait_for 10 gone "$server"
+server=$(server_pid)
 
 # The server and its children end with pyfsd.
 children=$(cat "/proc/$server/task/"*/children 2>/dev/null)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A spare of the call server, then the call it takes: forked by the server
- * process (pyfs-callserver-process.c) ahead of need, it warms up and waits in
- * accept(); the spare that takes a connection hands it to the server and
- * becomes the call. The design is told in pyfs-callserver.c.
+ * process (pyfs-callserver-process.c) ahead of need, it warms up and waits
+ * on the job socket; the spare that takes a job reads the request, tells
+ * the server, and becomes the call. The design is told in
+ * pyfs-callserver-process.c.
  */
 #include "pyfs-python.h"
 
@@ -11,7 +12,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -27,17 +27,31 @@
 
 /* --- A spare, then a call --------------------------------------------------- */
 
-/* What a spare keeps: the call socket, the handoff socket, its generation's pipe. */
+/*
+ * A spare keeps the job socket and nothing else of the server's: its
+ * signals, its control channel, the call socket, the code watch, the
+ * other end of the job socket (which must close for the spares to see
+ * it end) and the connections of the calls already running.
+ */
 static void spare_detach(Server *s)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	GHashTableIter iter;
+	gpointer value;
 
 	close(s->signal_fd);
-	close(s->control_fd);
-	close(s->handoff[0]);
-	close(s->retire[1]);
-	for (guint i = 0; i < s->conns->len; i++)
-		conn_close(s->conns->pdata[i]);
+	if (s->control_fd >= 0)
+		close(s->control_fd);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->watch != NULL)
+		close(pyfs_codewatch_fd(s->watch));
+	if (s->jobs[0] >= 0)
+		close(s->jobs[0]);
+	g_hash_table_iter_init(&iter, s->jobs_by_id);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		if (((Job *)value)->conn >= 0)
+			close(((Job *)value)->conn);
 	/* Until a call brings its own stdio, the warm-up reads and writes
 	 * nothing; stderr stays the server's, for the log. */
 	for (int i = 0; null >= 0 && i < 2; i++)
@@ -59,86 +73,63 @@ static void prefer_as_oom_victim(void)
 	close(fd);
 }
 
-/* Waits for a connection from our own user and reads its request; NULL
- * once the spare is retired. */
-static PyfsCallIncoming *take_call(Server *s, int *conn)
+/* Waits for a job: the connection of a call, with its id; exits once the
+ * server closes the job socket. */
+static int take_job(Server *s, guint64 *id)
 {
-	/* EPOLLEXCLUSIVE: a connection wakes one spare, not all of them to
-	 * race for it; the retire pipe wakes them all. */
-	struct epoll_event listen_ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = 0 };
-	struct epoll_event retire_ev = { .events = EPOLLIN, .data.fd = 1 };
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, s->listen_fd, &listen_ev) != 0 ||
-	    epoll_ctl(ep, EPOLL_CTL_ADD, s->retire[0], &retire_ev) != 0)
-		_exit(1);
 	for (;;) {
-		struct timeval timeout = { .tv_sec = REQUEST_TIMEOUT_S };
-		g_autoptr(GError) error = NULL;
-		struct epoll_event ev;
-		PyfsCallIncoming *in;
-		struct ucred cred;
-		socklen_t len = sizeof(cred);
-		int fd, n;
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} control;
+		struct iovec iov = { id, sizeof(*id) };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+		};
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(s->jobs[1], &msg, MSG_CMSG_CLOEXEC);
+		int conn = -1;
 
-		n = epoll_wait(ep, &ev, 1, -1);
-		if (n < 0 && errno != EINTR)
-			_exit(1);
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0)
-			continue;
-		if (ev.data.fd == 1)
-			return NULL;
-		/* Blocking: this spare serves this connection and nothing else. */
-		fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			/* EAGAIN: another spare was quicker. */
-			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
-				_exit(1);
-			continue;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-		    cred.uid != s->uid) {
-			g_warning("Call server: refused a call from uid %d (pid %d): only uid %u may call",
-				  len == sizeof(cred) ? (int)cred.uid : -1,
-				  len == sizeof(cred) ? (int)cred.pid : -1, (guint)s->uid);
-			close(fd);
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-		in = pyfs_call_recv_request(fd, &error);
-		if (in != NULL) {
-			close(ep);
-			*conn = fd;
-			return in;
-		}
-		/* Closed without STARTED: the dispatcher runs python3 itself. */
-		g_debug("Call server: %s", error->message);
-		close(fd);
+			_exit(0);
+		cm = CMSG_FIRSTHDR(&msg);
+		if (cm != NULL && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&conn, CMSG_DATA(cm), sizeof(int));
+		if (n == sizeof(*id) && conn >= 0)
+			return conn;
+		if (conn >= 0)
+			close(conn);
 	}
 }
 
-/* Tells the server, with @conn (or -1) attached. */
-static gboolean tell_server(Server *s, int32_t type, int conn)
+/* Tells the server @value for @sig; retried while the signal queue is full. */
+static gboolean tell_server(Server *s, int sig, union sigval value)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control = { 0 }; /* no uninitialised padding on the wire */
-	Handoff handoff = { .type = type, .pid = getpid() };
-	struct iovec iov = { &handoff, sizeof(handoff) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-
-	if (conn >= 0) {
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &conn, sizeof(int));
+	for (int tries = 0; tries < 100; tries++) {
+		if (sigqueue(s->self, sig, value) == 0)
+			return TRUE;
+		if (errno != EAGAIN)
+			return FALSE;
+		g_usleep(1000);
 	}
-	return sendmsg(s->handoff[1], &msg, MSG_NOSIGNAL) == sizeof(handoff);
+	return FALSE;
+}
+
+/* Reads the request on @conn, or NULL: the dispatcher then runs the call itself. */
+static PyfsCallIncoming *read_request(int conn)
+{
+	struct timeval timeout = { .tv_sec = REQUEST_TIMEOUT_S };
+	g_autoptr(GError) error = NULL;
+	PyfsCallIncoming *in;
+
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	in = pyfs_call_recv_request(conn, &error);
+	if (in == NULL)
+		g_debug("Call server: %s", error->message);
+	return in;
 }
 
 /* Takes the caller's descriptors as 0, 1, 2 and its working directory. */
@@ -268,8 +259,10 @@ static G_GNUC_NORETURN void run_call(Server *s, PyfsCallIncoming *in, int conn)
 	const PyfsCallRequest *req = &in->header;
 	int status;
 
-	close(s->listen_fd);
-	close(s->retire[0]);
+	/* Nothing of ours is left to the call but the caller's stdio; and
+	 * from here on nothing is logged (the log would go to the caller). */
+	close(conn);
+	close(s->jobs[1]);
 	adopt_fds(in);
 	umask(req->umask & 0777);
 	adopt_limits(req);
@@ -277,24 +270,21 @@ static G_GNUC_NORETURN void run_call(Server *s, PyfsCallIncoming *in, int conn)
 	 * forked_main() makes os.environ follow. */
 	environ = in->env;
 	status = run_runner(s, in);
-	/* os._exit semantics: the atexit handlers are those of pyfsd's modules.
-	 * The caller's pipes see EOF, and its dispatcher the status, now
-	 * rather than after this process is torn down and reaped; the server
-	 * first, so that it takes the dispatcher leaving for what it is. */
+	/* os._exit semantics: the atexit handlers are those of the server's
+	 * modules. The caller's pipes see EOF, and through the server its
+	 * dispatcher the status, now rather than after this process is torn
+	 * down and reaped. */
 	close(0);
 	close(1);
 	close(2);
-	tell_server(s, HANDOFF_DONE, -1);
-	pyfs_call_send_msg(conn, PYFS_CALL_MSG_EXIT, W_EXITCODE(status & 0xff, 0));
+	tell_server(s, SIG_DONE, (union sigval){ .sival_int = status & 0xff });
 	_exit(status);
 }
 
 G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 {
-	PyfsCallIncoming *in;
-	int conn = -1;
-
 	PyOS_AfterFork_Child();
+	pyfs_callserver_log_to_stderr();
 	/* A session of its own (so no controlling terminal: the caller's
 	 * terminal is read and written like any file, without job control
 	 * stopping the call) and a process group, for the signals relayed
@@ -307,9 +297,30 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 	prefer_as_oom_victim();
 	pyfs_callserver_warm_up(s, "warm_up", 1);
 	reset_signals(s);
-	in = take_call(s, &conn);
-	if (in == NULL || !tell_server(s, HANDOFF_TAKEN, conn))
-		_exit(0);
-	pyfs_call_send_msg(conn, PYFS_CALL_MSG_STARTED, getpid());
-	run_call(s, in, conn);
+	for (;;) {
+		guint64 id;
+		int conn = take_job(s, &id);
+		PyfsCallIncoming *in = read_request(conn);
+
+		if (in == NULL) {
+			/* Nothing ran: the dispatcher, seeing the end before STARTED,
+			 * runs the call itself; this spare waits for the next job. */
+			close(conn);
+			tell_server(s, SIG_TAKEN,
+				    (union sigval){ .sival_ptr = (void *)(uintptr_t)(id | TAKEN_FAILED) });
+			continue;
+		}
+		/* A dispatcher that waited too long runs the call itself. */
+		if (pyfs_call_cancelled(conn)) {
+			pyfs_call_incoming_free(in);
+			close(conn);
+			tell_server(s, SIG_TAKEN,
+				    (union sigval){ .sival_ptr = (void *)(uintptr_t)(id | TAKEN_FAILED) });
+			continue;
+		}
+		if (!tell_server(s, SIG_TAKEN, (union sigval){ .sival_ptr = (void *)(uintptr_t)id }))
+			_exit(1);
+		pyfs_call_send_msg(conn, PYFS_CALL_MSG_STARTED, getpid());
+		run_call(s, in, conn);
+	}
 }

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the call server's process is made of: its main loop
+ * (pyfs-callserver-process.c) and a spare that becomes a call
+ * (pyfs-callserver-spare.c). The design is told in pyfs-callserver-process.c.
+ */
+#pragma once
+
+#include "pyfs-python.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <glib.h>
+
+#include "pyfs-callproto.h"
+#include "pyfs-codewatch.h"
+
+/* What the server was started with (pyfs-callserver-main.c). */
+typedef struct {
+	int listen_fd;		/* the call socket, shared with pyfsd */
+	int control_fd;		/* to pyfsd (pyfs-control.h) */
+} PyfsCallServerSetup;
+
+/* A connection handed to the spares, then the call that took it. */
+typedef struct {
+	guint64 id;
+	int conn;		/* the server's copy; -1 once closed */
+	pid_t pid;		/* the call's process; 0 until a spare took it */
+	gint64 queued_at;	/* monotonic time */
+	PyfsCallMsg in;		/* a message from the dispatcher: in_len bytes so far */
+	gsize in_len;
+} Job;
+
+typedef enum {
+	PHASE_IMPORTING,	/* importing what pyfsd asks, until SERVE */
+	PHASE_SERVING,
+	PHASE_DRAINING,		/* no new calls; exits once the last one ends */
+	PHASE_STOPPING,		/* calls got SIGTERM; SIGKILL at kill_at */
+} Phase;
+
+typedef struct {
+	PyObject *runner;	/* the pyfs_runner module: strong reference, for good */
+	PyfsCodeWatch *watch;	/* NULL when the code cannot be watched */
+	int listen_fd;		/* -1 once no longer taking calls */
+	int control_fd;		/* -1 once pyfsd is gone */
+	int signal_fd;
+	int jobs[2];		/* SOCK_SEQPACKET: [0] ours (-1 once closed), [1] the spares' */
+	pid_t self;
+	uid_t uid;
+	gint64 watched_ns;	/* time.time_ns() when the watch began, a tick early */
+	Phase phase;
+	gboolean stale;		/* its code changed on disk, or pyfsd retired it */
+	GHashTable *spares;	/* pid -> NULL: forked, and no job taken yet */
+	GHashTable *jobs_by_id;	/* id -> Job *, owned */
+	GHashTable *calls;	/* pid -> Job *, borrowed from jobs_by_id */
+	guint64 next_id;
+	guint failures;		/* spares that died before taking a job, in a row */
+	gint64 retry_at;	/* a fork failed: when to try again; else 0 */
+	gboolean fork_failing;
+	gint64 kill_at;		/* stopping: when calls left get SIGKILL; else 0 */
+} Server;
+
+/*
+ * What a spare and a call tell the server, by sigqueue(3), which needs no
+ * descriptor (a call holds none of ours): a spare took job si_value (its
+ * high bit set: it could not read the request, and drops it); a call
+ * ended with exit status si_value.
+ */
+#define SIG_TAKEN (SIGRTMIN + 0)
+#define SIG_DONE (SIGRTMIN + 1)
+#define TAKEN_FAILED (UINT64_C(1) << 63)
+
+/* In pyfs-callserver-process.c: serves until stopped, then exits. */
+G_GNUC_NORETURN void pyfs_callserver_run(const PyfsCallServerSetup *setup);
+void pyfs_callserver_warm_up(Server *s, const char *function, int rounds);
+
+/* In pyfs-callserver-spare.c: a spare just forked by the server; never returns. */
+G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s);
+
+/* In pyfs-callserver-main.c: log records go to stderr from now on, not to pyfsd. */
+void pyfs_callserver_log_to_stderr(void);

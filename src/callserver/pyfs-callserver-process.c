@@ -1,0 +1,732 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The call server: calls from a warm interpreter, each in a process of its own.
+ *
+ * Starting python3 for every call of an executable file costs tens of
+ * milliseconds; a server that has the modules imported already forks a
+ * process per call instead. The call must not run in pyfsd itself (it may
+ * crash, loop, chdir, change module state or call os._exit), and pyfsd,
+ * which has threads, must not fork a copy of itself: pyfsd spawns this
+ * server as a program of its own (pyfs-callserver, exec'ed), tells it what
+ * to import over the control channel (pyfs-control.h), and supervises it
+ * (src/pyfs-callserver.c): a server that dies is started again, and when
+ * the module list or the code changes, a new generation is started and,
+ * once it serves, the old one drains: it takes no more calls and exits
+ * when those it runs have ended.
+ *
+ * The server has a single thread, which holds the GIL for good, so that
+ * it can fork. What a fork costs is what comes after it: every page a
+ * child writes is copied then (Python writes to every object it touches,
+ * if only to count a reference), at tens of microseconds a page on some
+ * machines. So the server forks its children ahead of need: "spares" that
+ * have run the runner's machinery once on /dev/null
+ * (pyfs_runner.warm_up(), after the server itself ran it, so that the
+ * code specialised by 3.11's adaptive interpreter is shared) and wait for
+ * a job. The server accepts each connection itself: it checks the peer's
+ * uid, and whether the code it imported is still the code on disk
+ * (pyfs-codewatch.h: one read of an inotify descriptor); then it queues
+ * the connection on the job socket, where the first idle spare takes it,
+ * reads the request, says so (sigqueue), and becomes the call
+ * (pyfs-callserver-spare.c): it adopts the caller's stdio, working
+ * directory, environment, umask, limits and ignored signals, closes every
+ * descriptor of ours, and runs pyfs_runner.forked_main(). The server
+ * keeps the connection, to relay the dispatcher's signals to the call and
+ * to send it the call's status; a spare serves one call and no more, so no
+ * call sees what another did.
+ *
+ *   pyfsd --spawn, control--> server --fork--> spares --job--> a call
+ *                               ^                                 |
+ *                               '--------- sigqueue --------------'
+ *
+ * A server whose code changed takes no more calls: it closes each new
+ * connection before the call starts, which makes the dispatcher run the
+ * call with python3 (the current code, at once), tells pyfsd, which starts
+ * the next generation, and lets its idle spares go.
+ *
+ * Signals: a terminal delivers Ctrl-C to its foreground process group,
+ * which holds the dispatcher, not the call (in a session of its own, so
+ * that reading the terminal never stops it with SIGTTIN); the dispatcher
+ * relays what it gets through the server, which sends it to the call's
+ * process group, as the terminal would have. A dispatcher that
+ * disappears takes its call with it (SIGKILL); a server that disappears
+ * takes its calls and spares (PR_SET_PDEATHSIG), and pyfsd takes the
+ * server.
+ *
+ * Security: the socket is 0600 in a 0700 directory, and a connection whose
+ * SO_PEERCRED uid is not the server's own is refused and logged.
+ */
+#include "pyfs-python.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pyfs-callargs.h"
+#include "pyfs-callserver-private.h"
+#include "pyfs-control.h"
+#include "pyfs-error.h"
+
+/* Spares kept waiting beyond the jobs queued: enough for calls in a row. */
+#define SPARES_IDLE 2
+/* Spares that may die before taking a job, in a row, before the server
+ * gives up (pyfsd starts it again, later). */
+#define SPARE_FAILURES_MAX 3
+/* After a failed fork, when to try again. */
+#define FORK_RETRY_MS 200
+/* How long calls may take to end on SIGTERM when the server stops. */
+#define CALL_GRACE_MS 2000
+/* A job no spare has taken by then lost its spare (killed before it could
+ * say so); its dispatcher gave up long before (PYFS_CALL_START_TIMEOUT_MS). */
+#define JOB_ABANDONED_MS (4 * PYFS_CALL_START_TIMEOUT_MS)
+
+/* Imported in the server once, so that no call pays for them (see pyfs_runner.py). */
+static const char *const runner_modules[] = {
+	"io", "signal", "select", "json", "inspect", "traceback", NULL,
+};
+
+/* The call and whatever it started in its process group, as a terminal signals a job. */
+static void signal_call(pid_t pid, int sig)
+{
+	if (kill(-pid, sig) != 0 && errno == ESRCH)
+		kill(pid, sig);
+}
+
+static void tell_pyfsd(Server *s, PyfsControlType type, const char *name)
+{
+	int r = s->control_fd >= 0 ? pyfs_control_send(s->control_fd, type, 0, name) : 0;
+
+	if (r < 0)
+		g_debug("Call server: cannot tell pyfsd: %s", g_strerror(-r));
+}
+
+static void job_free(gpointer data)
+{
+	Job *job = data;
+
+	if (job->conn >= 0)
+		close(job->conn);
+	g_free(job);
+}
+
+static void drop_job(Server *s, Job *job)
+{
+	if (job->pid > 0)
+		g_hash_table_remove(s->calls, GINT_TO_POINTER(job->pid));
+	g_hash_table_remove(s->jobs_by_id, &job->id);
+}
+
+static guint jobs_waiting(Server *s)
+{
+	return g_hash_table_size(s->jobs_by_id) - g_hash_table_size(s->calls);
+}
+
+/* --- Spares ------------------------------------------------------------------ */
+
+static void fork_spare(Server *s)
+{
+	pid_t pid;
+
+	PyOS_BeforeFork();
+	pid = fork();
+	if (pid == 0)
+		pyfs_callserver_spare_main(s);
+	PyOS_AfterFork_Parent();
+	if (pid < 0) {
+		/* Once per run of failures: they repeat every FORK_RETRY_MS. */
+		if (!s->fork_failing)
+			g_warning("Call server: cannot fork a spare: %s", g_strerror(errno));
+		s->fork_failing = TRUE;
+		s->retry_at = g_get_monotonic_time() + FORK_RETRY_MS * G_TIME_SPAN_MILLISECOND;
+		return;
+	}
+	s->fork_failing = FALSE;
+	g_hash_table_add(s->spares, GINT_TO_POINTER(pid));
+}
+
+/* Enough spares for the jobs waiting, and SPARES_IDLE more while serving. */
+static void fill_spares(Server *s)
+{
+	guint want = jobs_waiting(s);
+
+	if (s->phase == PHASE_SERVING && !s->stale)
+		want += SPARES_IDLE;
+	if (s->phase == PHASE_STOPPING || s->phase == PHASE_IMPORTING || s->retry_at != 0)
+		return;
+	while (g_hash_table_size(s->spares) < want && s->retry_at == 0)
+		fork_spare(s);
+}
+
+/* Idle spares go once the jobs queued are taken: the job socket ends. */
+static void stop_spares(Server *s)
+{
+	if (s->jobs[0] >= 0)
+		close(s->jobs[0]);
+	s->jobs[0] = -1;
+}
+
+/* --- Taking calls ------------------------------------------------------------ */
+
+static void become_stale(Server *s, const char *why)
+{
+	if (s->stale)
+		return;
+	g_info("Call server: %s; calls start python3 until the next one serves", why);
+	s->stale = TRUE;
+	stop_spares(s);
+	tell_pyfsd(s, PYFS_CONTROL_STALE, NULL);
+}
+
+static gboolean peer_is_ours(Server *s, int conn)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == s->uid)
+		return TRUE;
+	g_warning("Call server: refused a call from uid %d (pid %d): only uid %u may call",
+		  len == sizeof(cred) ? (int)cred.uid : -1, len == sizeof(cred) ? (int)cred.pid : -1,
+		  (guint)s->uid);
+	return FALSE;
+}
+
+/* Queues @conn for the spares, with the job's id; FALSE if it cannot. */
+static gboolean queue_job(Server *s, guint64 id, int conn)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control = { 0 }; /* no uninitialised padding on the wire */
+	struct iovec iov = { &id, sizeof(id) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &conn, sizeof(int));
+	return sendmsg(s->jobs[0], &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof(id);
+}
+
+/* One connection from the backlog, if there is one. */
+static void take_connection(Server *s)
+{
+	int conn = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	Job *job;
+
+	if (conn < 0) {
+		/* EAGAIN: pyfsd or another generation was quicker. */
+		if (errno == EMFILE || errno == ENFILE)
+			g_warning("Call server: cannot accept a call: %s", g_strerror(errno));
+		return;
+	}
+	if (!peer_is_ours(s, conn)) {
+		close(conn);
+		return;
+	}
+	/* The kernel queued every change made before this caller connected:
+	 * what is not in the watch's queue now came later. */
+	if (s->watch != NULL && pyfs_codewatch_changed(s->watch))
+		become_stale(s, "a source file changed");
+	/* Closed before the call starts: the dispatcher runs it with python3. */
+	if (s->stale || s->jobs[0] < 0) {
+		close(conn);
+		return;
+	}
+	job = g_new0(Job, 1);
+	job->id = ++s->next_id;
+	job->conn = conn;
+	job->queued_at = g_get_monotonic_time();
+	if (!queue_job(s, job->id, conn)) {
+		g_warning("Call server: cannot queue a call: %s", g_strerror(errno));
+		job_free(job);
+		return;
+	}
+	g_hash_table_insert(s->jobs_by_id, &job->id, job);
+}
+
+/* A spare took job @id (or dropped it, its request unreadable). */
+static void job_taken(Server *s, pid_t pid, guint64 value)
+{
+	guint64 id = value & ~TAKEN_FAILED;
+	Job *job = g_hash_table_lookup(s->jobs_by_id, &id);
+
+	if (job == NULL || job->pid != 0 || !g_hash_table_contains(s->spares, GINT_TO_POINTER(pid)))
+		return;
+	if (value & TAKEN_FAILED) {
+		drop_job(s, job);
+		return;
+	}
+	g_hash_table_remove(s->spares, GINT_TO_POINTER(pid));
+	job->pid = pid;
+	g_hash_table_insert(s->calls, GINT_TO_POINTER(pid), job);
+	s->failures = 0;
+	g_debug("Call server: call %d started", pid);
+	if (s->phase == PHASE_STOPPING)
+		signal_call(pid, SIGTERM);
+}
+
+/* The call @pid ended with @status (a wait status) and may not have said so. */
+static void call_ended(Server *s, pid_t pid, int status)
+{
+	Job *job = g_hash_table_lookup(s->calls, GINT_TO_POINTER(pid));
+
+	if (job == NULL)
+		return;
+	g_debug("Call server: call %d ended (wait status 0x%x)", pid, status);
+	if (job->conn >= 0)
+		pyfs_call_send_msg(job->conn, PYFS_CALL_MSG_EXIT, status);
+	drop_job(s, job);
+}
+
+/* Messages from the dispatcher of a running call. */
+static void read_messages(Server *s, Job *job)
+{
+	for (;;) {
+		ssize_t n = recv(job->conn, (char *)&job->in + job->in_len,
+				 sizeof(job->in) - job->in_len, MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			/* The dispatcher was killed: so is its call, as exec would have it. */
+			signal_call(job->pid, SIGKILL);
+			close(job->conn);
+			job->conn = -1;
+			return;
+		}
+		job->in_len += n;
+		if (job->in_len < sizeof(job->in))
+			continue;
+		job->in_len = 0;
+		if (job->in.type == PYFS_CALL_MSG_SIGNAL && job->in.value > 0 && job->in.value < NSIG)
+			signal_call(job->pid, job->in.value);
+	}
+}
+
+/* --- Lifecycle ---------------------------------------------------------------- */
+
+static void begin_stop(Server *s, const char *why)
+{
+	GHashTableIter iter;
+	gpointer key, value;
+
+	if (s->phase == PHASE_STOPPING)
+		return;
+	g_debug("Call server stopping: %s", why);
+	s->phase = PHASE_STOPPING;
+	s->kill_at = g_get_monotonic_time() + CALL_GRACE_MS * G_TIME_SPAN_MILLISECOND;
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	s->listen_fd = -1;
+	stop_spares(s);
+	/* Queued, never taken: their dispatchers run them with python3. */
+	g_hash_table_iter_init(&iter, s->jobs_by_id);
+	while (g_hash_table_iter_next(&iter, &key, &value))
+		if (((Job *)value)->pid == 0)
+			g_hash_table_iter_remove(&iter);
+	g_hash_table_iter_init(&iter, s->calls);
+	while (g_hash_table_iter_next(&iter, &key, NULL))
+		signal_call(GPOINTER_TO_INT(key), SIGTERM);
+}
+
+static void drain(Server *s)
+{
+	if (s->phase != PHASE_SERVING)
+		return;
+	g_debug("Call server draining: %u calls running", g_hash_table_size(s->calls));
+	s->phase = PHASE_DRAINING;
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	s->listen_fd = -1;
+	stop_spares(s);
+}
+
+static void reap(Server *s)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (g_hash_table_remove(s->spares, GINT_TO_POINTER(pid))) {
+			/* Retired, or stopping: they leave when told to. */
+			if (s->jobs[0] < 0 || s->phase == PHASE_STOPPING)
+				continue;
+			/* Killed from outside (the OOM killer prefers spares): replaced. */
+			if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+				g_message("Call server: a spare (pid %d) was killed", pid);
+				continue;
+			}
+			g_warning("Call server: a spare (pid %d) died idle (wait status 0x%x)",
+				  pid, status);
+			if (++s->failures >= SPARE_FAILURES_MAX) {
+				g_warning("Call server: its spares keep dying; giving up");
+				begin_stop(s, "its spares keep dying");
+			}
+			continue;
+		}
+		call_ended(s, pid, status);
+	}
+}
+
+/* Every signal waiting: what spares and calls tell first, then deaths. */
+static void read_signals(Server *s)
+{
+	struct signalfd_siginfo si;
+	gboolean children = FALSE;
+
+	while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = si.ssi_signo;
+
+		if (sig == SIG_TAKEN && si.ssi_code == SI_QUEUE)
+			job_taken(s, si.ssi_pid, si.ssi_ptr);
+		else if (sig == SIG_DONE && si.ssi_code == SI_QUEUE)
+			call_ended(s, si.ssi_pid, W_EXITCODE(si.ssi_int & 0xff, 0));
+		else if (sig == SIGCHLD)
+			children = TRUE;
+		else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
+			begin_stop(s, g_strsignal(sig));
+	}
+	if (children)
+		reap(s);
+}
+
+/* What the server holds now is there for good: the collector of a spare
+ * or a call need not walk it, and so need not copy its pages. */
+static void freeze(void)
+{
+	PYFS_PYREF gc = PyImport_ImportModule("gc");                             /* New reference */
+	PYFS_PYREF frozen = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL; /* New reference */
+
+	PyErr_Clear();
+}
+
+static void import_module(Server *s, const char *name)
+{
+	PYFS_PYREF module = NULL;
+
+	tell_pyfsd(s, PYFS_CONTROL_IMPORTING, name);
+	module = PyImport_ImportModule(name); /* New reference */
+	if (module == NULL) {
+		g_autofree char *reason = pyfs_python_take_exception(NULL);
+
+		/* python3 would raise the same: each call that needs it will. */
+		g_message("Call server: cannot import %s (calls of it will say why): %s", name,
+			  reason);
+	}
+	tell_pyfsd(s, PYFS_CONTROL_IMPORTED, name);
+}
+
+/* pyfs_runner.@function(@rounds), stdio on /dev/null (see pyfs_runner.warm_up()). */
+void pyfs_callserver_warm_up(Server *s, const char *function, int rounds)
+{
+	PYFS_PYREF result = PyObject_CallMethod(s->runner, function, "i", rounds); /* New reference */
+
+	if (result == NULL) {
+		g_autofree char *reason = pyfs_python_take_exception(NULL);
+
+		/* Calls will run all the same, only slower. */
+		g_debug("Call server: cannot warm up: %s", reason);
+	}
+}
+
+/*
+ * The runner's code, run a few times in the server itself, is specialised
+ * there (3.11's adaptive interpreter rewrites hot code in place) once for
+ * all spares, which then copy fewer pages warming up.
+ */
+static void warm_up_server(Server *s)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int saved[3];
+
+	if (null < 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+		dup2(null, i);
+	}
+	pyfs_callserver_warm_up(s, "warm_up_server", 10);
+	for (int i = 0; i < 3; i++) {
+		dup2(saved[i], i);
+		close(saved[i]);
+	}
+	close(null);
+}
+
+/*
+ * Before the first import: sys.path's directories are watched, and any
+ * change made from now on to what is imported from them is queued. File
+ * times come from a clock that lags by up to a tick: a change made after
+ * this moment may be stamped a tick earlier.
+ */
+static void begin_watch(Server *s)
+{
+	g_autoptr(GError) error = NULL;
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	gboolean changed;
+
+	clock_getres(CLOCK_REALTIME_COARSE, &tick);
+	s->watched_ns = g_get_real_time() * 1000 - 2 * (tick.tv_sec * G_GINT64_CONSTANT(1000000000) +
+							tick.tv_nsec);
+	s->watch = pyfs_codewatch_new(&error);
+	if (s->watch != NULL &&
+	    !pyfs_codewatch_update(s->watch, s->runner, G_MAXINT64, &changed, &error))
+		g_clear_pointer(&s->watch, pyfs_codewatch_free);
+	if (s->watch == NULL)
+		g_warning("Call server: %s; calls may run code older than the files", error->message);
+}
+
+/* The code imported, watched from now on; stale already if a directory
+ * watched only now changed since the watch began. */
+static void watch_code(Server *s)
+{
+	g_autoptr(GError) error = NULL;
+	gboolean changed = FALSE;
+
+	if (s->watch != NULL &&
+	    !pyfs_codewatch_update(s->watch, s->runner, s->watched_ns, &changed, &error)) {
+		g_warning("Call server: %s; calls may run code older than the files",
+			  error->message);
+		g_clear_pointer(&s->watch, pyfs_codewatch_free);
+	}
+	if (changed)
+		become_stale(s, "a source file changed while it started");
+}
+
+static void serve_now(Server *s)
+{
+	for (const char *const *name = runner_modules; *name != NULL; name++) {
+		PYFS_PYREF module = PyImport_ImportModule(*name); /* New reference */
+
+		PyErr_Clear();
+	}
+	warm_up_server(s);
+	freeze();
+	watch_code(s);
+	s->phase = PHASE_SERVING;
+	fill_spares(s);
+	tell_pyfsd(s, PYFS_CONTROL_READY, NULL);
+	if (s->stale)
+		tell_pyfsd(s, PYFS_CONTROL_STALE, NULL);
+}
+
+/* Everything pyfsd sent that is waiting. */
+static void read_control(Server *s)
+{
+	for (;;) {
+		g_autoptr(GError) error = NULL;
+		g_auto(PyfsControlMsg) msg = { 0 };
+		int r = pyfs_control_recv(s->control_fd, &msg, &error);
+
+		if (r == -EAGAIN)
+			return;
+		if (r == 0) {
+			close(s->control_fd);
+			s->control_fd = -1;
+			begin_stop(s, "pyfsd is gone");
+			return;
+		}
+		if (r < 0) {
+			g_warning("Call server: %s", error->message);
+			continue;
+		}
+		if (msg.type == PYFS_CONTROL_IMPORT && s->phase == PHASE_IMPORTING)
+			import_module(s, msg.text);
+		else if (msg.type == PYFS_CONTROL_SERVE && s->phase == PHASE_IMPORTING)
+			serve_now(s);
+		else if (msg.type == PYFS_CONTROL_RETIRE)
+			become_stale(s, "a fresh import of the modules was asked for");
+		else if (msg.type == PYFS_CONTROL_DRAIN)
+			drain(s);
+		else
+			g_warning("Call server: unexpected control message %u", (guint)msg.type);
+	}
+}
+
+/* Jobs whose spare died before it could say it took them; returns when
+ * the next one waiting would be. */
+static gint64 sweep_abandoned(Server *s, gint64 now)
+{
+	gint64 next = G_MAXINT64;
+	GHashTableIter iter;
+	gpointer value;
+
+	g_hash_table_iter_init(&iter, s->jobs_by_id);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		Job *job = value;
+		gint64 at = job->queued_at + JOB_ABANDONED_MS * G_TIME_SPAN_MILLISECOND;
+
+		if (job->pid != 0)
+			continue;
+		if (at <= now)
+			g_hash_table_iter_remove(&iter);
+		else
+			next = MIN(next, at);
+	}
+	return next;
+}
+
+static int poll_timeout(Server *s)
+{
+	gint64 now = g_get_monotonic_time(), at = sweep_abandoned(s, now);
+
+	if (s->kill_at != 0)
+		at = MIN(at, s->kill_at);
+	if (s->retry_at != 0)
+		at = MIN(at, s->retry_at);
+	if (at == G_MAXINT64)
+		return -1;
+	return at > now ? (int)((at - now) / G_TIME_SPAN_MILLISECOND) + 1 : 0;
+}
+
+static gboolean finished(Server *s)
+{
+	return (s->phase == PHASE_DRAINING || s->phase == PHASE_STOPPING) &&
+	       g_hash_table_size(s->jobs_by_id) == 0 && g_hash_table_size(s->spares) == 0;
+}
+
+static void kill_the_rest(Server *s)
+{
+	GHashTableIter iter;
+	gpointer pid;
+
+	g_hash_table_iter_init(&iter, s->calls);
+	while (g_hash_table_iter_next(&iter, &pid, NULL))
+		signal_call(GPOINTER_TO_INT(pid), SIGKILL);
+	g_hash_table_iter_init(&iter, s->spares);
+	while (g_hash_table_iter_next(&iter, &pid, NULL))
+		kill(GPOINTER_TO_INT(pid), SIGKILL);
+	s->kill_at = G_MAXINT64;
+}
+
+static G_GNUC_NORETURN void serve(Server *s)
+{
+	enum { SIGNALS, CONTROL, LISTEN, WATCH, FIRST_CALL };
+
+	for (;;) {
+		guint n_calls = g_hash_table_size(s->calls), n = FIRST_CALL;
+		g_autofree struct pollfd *pfds = g_new0(struct pollfd, FIRST_CALL + n_calls);
+		g_autofree Job **polled = g_new0(Job *, n_calls);
+		GHashTableIter iter;
+		gpointer job;
+		gint64 now;
+
+		if (finished(s))
+			_exit(0);
+		pfds[SIGNALS] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
+		pfds[CONTROL] = (struct pollfd){ .fd = s->control_fd, .events = POLLIN };
+		pfds[LISTEN] = (struct pollfd){
+			.fd = s->phase == PHASE_SERVING ? s->listen_fd : -1, .events = POLLIN
+		};
+		pfds[WATCH] = (struct pollfd){
+			.fd = s->watch && !s->stale ? pyfs_codewatch_fd(s->watch) : -1,
+			.events = POLLIN
+		};
+		g_hash_table_iter_init(&iter, s->calls);
+		while (g_hash_table_iter_next(&iter, NULL, &job)) {
+			if (((Job *)job)->conn < 0)
+				continue;
+			polled[n - FIRST_CALL] = job;
+			pfds[n++] = (struct pollfd){ .fd = ((Job *)job)->conn, .events = POLLIN };
+		}
+		if (poll(pfds, n, poll_timeout(s)) < 0 && errno != EINTR) {
+			g_critical("Call server: poll: %s", g_strerror(errno));
+			_exit(1);
+		}
+		/* What spares and calls said, and what pyfsd said, before any new
+		 * call: a RETIRE sent before a caller connected is seen first. */
+		if (pfds[SIGNALS].revents)
+			read_signals(s);
+		if (s->control_fd >= 0 && pfds[CONTROL].revents)
+			read_control(s);
+		if (pfds[WATCH].revents && pyfs_codewatch_changed(s->watch))
+			become_stale(s, "a source file changed");
+		if (s->listen_fd >= 0 && s->phase == PHASE_SERVING && pfds[LISTEN].revents)
+			take_connection(s);
+		/* The calls polled are still there unless a signal ended them. */
+		for (guint i = FIRST_CALL; i < n; i++) {
+			Job *polled_job = polled[i - FIRST_CALL];
+
+			if (pfds[i].revents &&
+			    g_hash_table_lookup(s->calls, GINT_TO_POINTER(polled_job->pid)) == polled_job &&
+			    polled_job->conn >= 0)
+				read_messages(s, polled_job);
+		}
+
+		now = g_get_monotonic_time();
+		if (s->retry_at != 0 && now >= s->retry_at)
+			s->retry_at = 0;
+		fill_spares(s);
+		if (s->kill_at != 0 && now >= s->kill_at)
+			kill_the_rest(s);
+	}
+}
+
+static void setup_signals(Server *s)
+{
+	struct rlimit files;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIG_TAKEN);
+	sigaddset(&set, SIG_DONE);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	s->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->signal_fd < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s->jobs) != 0) {
+		g_critical("Call server: cannot set up: %s", g_strerror(errno));
+		_exit(1);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* Calls get the caller's limit; the server holds a descriptor per call. */
+	if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
+		files.rlim_cur = files.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &files);
+	}
+}
+
+void pyfs_callserver_run(const PyfsCallServerSetup *setup)
+{
+	g_autoptr(GError) error = NULL;
+	PYFS_PYREF trusted = NULL;
+	Server s = {
+		.listen_fd = setup->listen_fd, .control_fd = setup->control_fd,
+		.jobs = { -1, -1 },
+		.self = getpid(), .uid = geteuid(),
+		.phase = PHASE_IMPORTING,
+		.spares = g_hash_table_new(NULL, NULL),
+		.jobs_by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, job_free),
+		.calls = g_hash_table_new(NULL, NULL),
+	};
+
+	setup_signals(&s);
+	s.runner = pyfs_python_load_module("pyfs_runner", pyfs_call_runner_source, &error);
+	if (s.runner == NULL) {
+		g_critical("Call server: %s", error->message);
+		_exit(1);
+	}
+	/* Before the first import: no module is run from stale bytecode. */
+	trusted = PyObject_CallMethod(s.runner, "trust_no_stale_bytecode", NULL); /* New reference */
+	if (trusted == NULL) {
+		g_autofree char *reason = pyfs_python_take_exception(NULL);
+
+		g_warning("Call server: %s", reason);
+	}
+	begin_watch(&s);
+	serve(&s);
+}

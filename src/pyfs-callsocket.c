@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#include "pyfs-callsocket.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+#include "pyfs-error.h"
+#include "pyfs-label.h"
+
+static gboolean set_errno_error(GError **error, const char *what, const char *path)
+{
+	int saved = errno;
+
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(saved), "%s %s: %s", what, path,
+		    g_strerror(saved));
+	return FALSE;
+}
+
+/* @path, made or taken as a directory of ours that only we can enter. */
+static gboolean private_dir(const char *path, GError **error)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return set_errno_error(error, "Cannot create", path);
+	if (lstat(path, &st) != 0)
+		return set_errno_error(error, "Cannot examine", path);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+		g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED,
+			    "%s is not a directory of ours", path);
+		return FALSE;
+	}
+	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) != 0)
+		return set_errno_error(error, "Cannot protect", path);
+	return TRUE;
+}
+
+/*
+ * $XDG_RUNTIME_DIR/pyfs when XDG_RUNTIME_DIR is ours and closed to others;
+ * otherwise (pyfsd run outside a login session, by hand or by root) a
+ * fresh mkdtemp() directory, whose unguessable name is no weaker: it is
+ * 0700 too, and the scripts carry the path.
+ */
+static char *socket_dir(PyfsCallSocket *sock, GError **error)
+{
+	const char *runtime = g_getenv("XDG_RUNTIME_DIR");
+	g_autofree char *tmp = NULL;
+	struct stat st;
+
+	if (runtime != NULL && g_path_is_absolute(runtime) && stat(runtime, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && st.st_uid == geteuid() && (st.st_mode & 0022) == 0) {
+		g_autoptr(GError) local = NULL;
+		g_autofree char *dir = g_build_filename(runtime, "pyfs", NULL);
+
+		if (private_dir(dir, &local))
+			return g_steal_pointer(&dir);
+		g_message("Cannot use %s for the call socket: %s", dir, local->message);
+	}
+	tmp = g_build_filename(g_get_tmp_dir(), "pyfs-XXXXXX", NULL);
+	if (g_mkdtemp_full(tmp, 0700) == NULL) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "Cannot create a directory for the call socket: %s", g_strerror(errno));
+		return NULL;
+	}
+	sock->private_dir = g_strdup(tmp);
+	return g_steal_pointer(&tmp);
+}
+
+static char *socket_path(const char *dir, const char *mountpoint, GError **error)
+{
+	g_autofree char *label = pyfs_label_for_mountpoint(mountpoint, g_get_home_dir());
+	g_autofree char *path = g_strdup_printf("%s/%s.sock", dir, label);
+	struct sockaddr_un addr;
+
+	/* sun_path holds 108 bytes: a label too long gives way to its hash. */
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, label, -1);
+
+		g_free(path);
+		path = g_strdup_printf("%s/%.16s.sock", dir, hash);
+	}
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		g_set_error(error, PYFS_ERROR, PYFS_ERROR_FAILED,
+			    "%s is too long for a socket address", path);
+		return NULL;
+	}
+	return g_steal_pointer(&path);
+}
+
+static int listen_on(const char *path, struct stat *st, GError **error)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	g_autofree char *tmp = g_strdup_printf("%s.%d.new", path, (int)getpid());
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0) {
+		set_errno_error(error, "Cannot listen on", path);
+		return -1;
+	}
+	/*
+	 * Bound under a temporary name with mode 0600 (fchmod before bind
+	 * has no effect on a socket file; the umask is the process's, shared
+	 * with every thread), then renamed over whatever a pyfsd that died
+	 * left: the socket is never wider, even for a moment, and never
+	 * missing for a dispatcher of a mount served again.
+	 */
+	g_strlcpy(addr.sun_path, tmp, sizeof(addr.sun_path));
+	unlink(tmp);
+	if (strlen(tmp) >= sizeof(addr.sun_path) ||
+	    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || chmod(tmp, 0600) != 0 ||
+	    listen(fd, SOMAXCONN) != 0 || rename(tmp, path) != 0 || stat(path, st) != 0) {
+		set_errno_error(error, "Cannot listen on", path);
+		unlink(tmp);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error)
+{
+	g_autoptr(PyfsCallSocket) sock = g_new0(PyfsCallSocket, 1);
+	g_autofree char *dir = NULL;
+
+	sock->fd = -1;
+	dir = socket_dir(sock, error);
+	if (dir == NULL)
+		return NULL;
+	sock->path = socket_path(dir, mountpoint, error);
+	if (sock->path == NULL)
+		return NULL;
+	sock->fallback_path = g_strconcat(sock->path, ".fallback", NULL);
+	sock->fd = listen_on(sock->path, &sock->st, error);
+	if (sock->fd < 0)
+		return NULL;
+	return g_steal_pointer(&sock);
+}
+
+gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *const *sys_path,
+					GError **error)
+{
+	g_autoptr(GString) text = g_string_new("# pyfsd: how pyfs-call starts python3 for "
+					       "this mount when its call server cannot serve.\n");
+
+	for (const char *const *entry = sys_path; entry != NULL && *entry != NULL; entry++)
+		if (strpbrk(*entry, "\n\r") == NULL)
+			g_string_append_printf(text, "path=%s\n", *entry);
+	if (!g_file_set_contents_full(sock->fallback_path, text->str, text->len,
+				      G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+		return FALSE;
+	if (stat(sock->fallback_path, &sock->fallback_st) != 0)
+		return set_errno_error(error, "Cannot examine", sock->fallback_path);
+	return TRUE;
+}
+
+/* Removes @path if it is still @ours: a pyfsd started since on the same
+ * mountpoint may own it now. */
+static void remove_ours(const char *path, const struct stat *ours)
+{
+	struct stat st;
+
+	if (path != NULL && ours->st_ino != 0 && lstat(path, &st) == 0 &&
+	    st.st_dev == ours->st_dev && st.st_ino == ours->st_ino)
+		unlink(path);
+}
+
+void pyfs_callsocket_free(PyfsCallSocket *sock)
+{
+	if (sock == NULL)
+		return;
+	remove_ours(sock->path, &sock->st);
+	remove_ours(sock->fallback_path, &sock->fallback_st);
+	if (sock->fd >= 0)
+		close(sock->fd);
+	if (sock->private_dir != NULL && rmdir(sock->private_dir) != 0)
+		g_debug("Cannot remove %s: %s", sock->private_dir, g_strerror(errno));
+	g_free(sock->private_dir);
+	g_free(sock->fallback_path);
+	g_free(sock->path);
+	g_free(sock);
+}

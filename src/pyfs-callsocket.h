@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The call socket of a mount: where the dispatchers of its executable
+ * files connect (the scripts name it), held by pyfsd for the life of the
+ * mount and shared with each call server it spawns; and beside it the
+ * fallback file, which tells a dispatcher that cannot be served how to
+ * start python3 so that it finds what pyfsd's interpreter finds.
+ *
+ * Both live in $XDG_RUNTIME_DIR/pyfs/ when that is ours and closed to
+ * others (as pam_systemd makes it), else in a fresh mkdtemp() directory;
+ * the socket is 0600, the directory 0700.
+ */
+#pragma once
+
+#include <sys/stat.h>
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	int fd;			/* listening, non-blocking, close-on-exec */
+	char *path;
+	struct stat st;		/* to remove the files only while they are ours */
+	char *fallback_path;	/* path + ".fallback" */
+	struct stat fallback_st;
+	char *private_dir;	/* the mkdtemp() directory, or NULL */
+} PyfsCallSocket;
+
+/* Binds and listens on the socket of the mount on @mountpoint. */
+PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error);
+
+/*
+ * Writes the fallback file: one "path=DIR" line per entry of @sys_path
+ * (pyfsd's sys.path), which a dispatcher gives python3 as its sys.path.
+ * Entries with a line break cannot be written, and are left out.
+ */
+gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *const *sys_path,
+					GError **error);
+
+/* Closes the socket and removes both files, if they are still ours. */
+void pyfs_callsocket_free(PyfsCallSocket *sock);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsCallSocket, pyfs_callsocket_free)
+
+G_END_DECLS
