@@ -605,9 +605,15 @@ const char *pyfs_callserver_socket(PyfsCallServer *server)
 	return server ? server->sock->path : NULL;
 }
 
-/* Tells @gen to stop (its control channel closes) and keeps its pid to wait for. */
+/*
+ * Tells @gen to stop (its control channel closes; one still starting, which
+ * runs no call and may hang in an import, is killed) and keeps its pid to
+ * wait for.
+ */
 static void stop_generation(Generation *gen, GArray *pids)
 {
+	if (gen->pid > 0 && (gen->state == GEN_STARTING || gen->superseded))
+		kill(gen->pid, SIGKILL);
 	if (gen->pid > 0)
 		g_array_append_val(pids, gen->pid);
 	gen->pid = 0;

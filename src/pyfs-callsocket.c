@@ -2,7 +2,6 @@
 #include "pyfs-callsocket.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -96,27 +95,23 @@ static char *socket_path(const char *dir, const char *mountpoint, GError **error
 static int listen_on(const char *path, struct stat *st, GError **error)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	g_autofree char *tmp = g_strdup_printf("%s.%d.new", path, (int)getpid());
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0) {
 		set_errno_error(error, "Cannot listen on", path);
 		return -1;
 	}
+	g_strlcpy(addr.sun_path, path, sizeof(addr.sun_path));
 	/*
-	 * Bound under a temporary name with mode 0600 (fchmod before bind
-	 * has no effect on a socket file; the umask is the process's, shared
-	 * with every thread), then renamed over whatever a pyfsd that died
-	 * left: the socket is never wider, even for a moment, and never
-	 * missing for a dispatcher of a mount served again.
+	 * Left by a pyfsd that died, or taken over from one that serves a
+	 * mount beneath ours: the scripts now name this one. Bound with the
+	 * process's umask, then made 0600: no one else can reach it meanwhile
+	 * anyway, in a directory that only we may enter.
 	 */
-	g_strlcpy(addr.sun_path, tmp, sizeof(addr.sun_path));
-	unlink(tmp);
-	if (strlen(tmp) >= sizeof(addr.sun_path) ||
-	    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || chmod(tmp, 0600) != 0 ||
-	    listen(fd, SOMAXCONN) != 0 || rename(tmp, path) != 0 || stat(path, st) != 0) {
+	if ((unlink(path) != 0 && errno != ENOENT) ||
+	    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || chmod(path, 0600) != 0 ||
+	    listen(fd, SOMAXCONN) != 0 || stat(path, st) != 0) {
 		set_errno_error(error, "Cannot listen on", path);
-		unlink(tmp);
 		close(fd);
 		return -1;
 	}

@@ -213,7 +213,7 @@ static void wait_for_call(int sock, int sigfd, sigset_t *early)
  * runs it with python3. Silent: being unreachable is what copies of the
  * file and a stopped pyfsd are.
  */
-static void call_server(const char *path, GPtrArray *items)
+static void call_server(const char *path, uint32_t stdio, GPtrArray *items)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	sigset_t relay, old, early;
@@ -249,7 +249,7 @@ static void call_server(const char *path, GPtrArray *items)
 	if (sigfd >= 0)
 		sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-	    pyfs_call_send_request(sock, cwd, items, ignored))
+	    pyfs_call_send_request(sock, stdio, cwd, items, ignored))
 		wait_for_call(sock, sigfd, &early);
 
 	/* Not taken: back as we were, with the signals meant for the call. */
@@ -296,9 +296,12 @@ int main(int argc, char **argv)
 	g_autoptr(GPtrArray) fallback = NULL;
 	g_autofree char *text = NULL;
 	const char *path;
+	uint32_t stdio;
 	gsize len = 0;
 	int saved;
 
+	/* Before anything here opens a descriptor that may take one's number. */
+	stdio = pyfs_call_stdio_mask();
 	if (argc < 2)
 		die(EXIT_ERROR, "usage: pyfs-call SCRIPT [ARGUMENT...]\n"
 		    "Runs the executable files of a pyfs mount; see pyfsd(1).");
@@ -318,7 +321,7 @@ int main(int argc, char **argv)
 
 	items = pyfs_call_runner_items(path, script, args);
 	if (script->socket)
-		call_server(script->socket, items);
+		call_server(script->socket, stdio, items);
 
 	exec_argv = g_ptr_array_new_full(items->len + 4, NULL);
 	g_ptr_array_add(exec_argv, (char *)PYFS_PYTHON);

@@ -41,7 +41,18 @@ gboolean pyfs_call_send_msg(int sock, uint32_t type, int32_t value)
 	return send_all(sock, (const char *)&msg, sizeof(msg));
 }
 
-gboolean pyfs_call_send_request(int sock, int cwd, GPtrArray *items, uint64_t ignored)
+uint32_t pyfs_call_stdio_mask(void)
+{
+	uint32_t mask = 0;
+
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			mask |= 1u << fd;
+	return mask;
+}
+
+gboolean pyfs_call_send_request(int sock, uint32_t stdio, int cwd, GPtrArray *items,
+				uint64_t ignored)
 {
 	PyfsCallRequest req = {
 		.magic = PYFS_CALL_PROTO_MAGIC, .version = PYFS_CALL_PROTO_VERSION,
@@ -58,7 +69,7 @@ gboolean pyfs_call_send_request(int sock, int cwd, GPtrArray *items, uint64_t ig
 
 	/* A closed stdio descriptor stays closed in the call, as across exec. */
 	for (int fd = 0; fd < 3; fd++) {
-		if (fcntl(fd, F_GETFD) >= 0) {
+		if (stdio & (1u << fd)) {
 			fds[n_fds++] = fd;
 			req.fd_mask |= 1u << fd;
 		}

@@ -104,11 +104,20 @@ typedef struct {
 } PyfsCallIncoming;
 
 /*
- * Dispatcher side: sends the request for the runner @items, with our
- * stdio, @cwd, environment, umask and limits, and the signals we ignore.
- * FALSE (errno set) when the server cannot be told.
+ * Dispatcher side: which of descriptors 0, 1 and 2 are open (PYFS_CALL_FD_*
+ * bits). Taken first thing, before the dispatcher opens anything that
+ * could take the number of one that is closed.
  */
-gboolean pyfs_call_send_request(int sock, int cwd, GPtrArray *items, uint64_t ignored);
+uint32_t pyfs_call_stdio_mask(void);
+
+/*
+ * Dispatcher side: sends the request for the runner @items, with the stdio
+ * descriptors in @stdio (from pyfs_call_stdio_mask()), @cwd, our
+ * environment, umask and limits, and the signals we ignore. FALSE (errno
+ * set) when the server cannot be told.
+ */
+gboolean pyfs_call_send_request(int sock, uint32_t stdio, int cwd, GPtrArray *items,
+				uint64_t ignored);
 
 /*
  * Server side: reads one request from @sock, which blocks (bounded by the

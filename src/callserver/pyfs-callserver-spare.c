@@ -312,6 +312,8 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 		}
 		/* A dispatcher that waited too long runs the call itself. */
 		if (pyfs_call_cancelled(conn)) {
+			g_message("Call server: a call came after its dispatcher gave up waiting; "
+				  "not started");
 			pyfs_call_incoming_free(in);
 			close(conn);
 			tell_server(s, SIG_TAKEN,

@@ -99,3 +99,21 @@ def ignored(signame):
     """Whether the call ignores the signal signame (SIG_IGN)."""
     import signal
     return signal.getsignal(getattr(signal, signame)) == signal.SIG_IGN
+
+
+def fds():
+    """The descriptors open in the call (the one listing them is closed again)."""
+    open_now = []
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            os.fstat(int(name))
+        except OSError:
+            continue
+        open_now.append(int(name))
+    return sorted(open_now)
+
+
+def append_line(path, text):
+    """Appends text and a newline to the file path."""
+    with open(path, "a") as f:
+        f.write(text + "\n")
