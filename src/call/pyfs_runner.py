@@ -347,12 +347,11 @@ _C_LOCALES = ("C", "POSIX", "C.UTF-8", "C.utf8", "UTF-8")
 
 def _adopt_environ(data):
     """os.environ becomes data, {b"NAME": b"VALUE"}, which is already the
-    C environment: only os.environ's own copy of it is refreshed."""
-    mapping = getattr(os.environ, "_data", None)
-    if isinstance(mapping, dict):
-        old_tz = mapping.get(b"TZ")
-        mapping.clear()
-        mapping.update(data)
+    C environment: only os.environ's own copy of it is replaced (taken as
+    it is: a copy would cost a call more pages to write)."""
+    if isinstance(getattr(os.environ, "_data", None), dict):
+        old_tz = os.environ._data.get(b"TZ")
+        os.environ._data = data
     else:
         old_tz = os.environb.get(b"TZ")
         os.environb.clear()
@@ -390,7 +389,9 @@ def _adopt_locale():
 
 
 def _std_stream(fd, mode, encoding, errors, unbuffered, name):
-    """A sys.std* stream over fd as python3 makes it, or None if fd is closed."""
+    """A sys.std* stream over fd as python3 makes it, or None if fd is closed.
+    Made anew, even where the spare has one over the same number already:
+    a stream knows whether its file can seek from when it was made."""
     import io
     write = mode == "w"
     try:
@@ -470,35 +471,27 @@ def _rehearse(signals):
 def warm_up(rounds):
     """In a spare child of the call server, whose stdio is /dev/null: the
     pages a call writes are copied now, before a call comes, rather than
-    while the caller waits. The spare resets its signals afterwards
-    (reset_signals())."""
+    while the caller waits. The signals are those of a call whose caller
+    ignores none; the call sets those its caller ignores."""
     for _ in range(rounds):
         _rehearse(signals=True)
 
 
 def warm_up_server(rounds):
     """In the call server itself, whose stdio is /dev/null for the while:
-    the runner's code is specialised once for all spares. Then sys.std* and
-    sys.argv are the server's again, and its signals were left alone; the
-    locale stays set as python3 sets it, as every call wants it."""
+    the runner's code is specialised once for all spares. Then sys.std*,
+    os.environ and sys.argv are the server's again, and its signals were left alone; the locale stays set
+    as python3 sets it, as every call wants it."""
     saved = (sys.stdin, sys.stdout, sys.stderr,
-             sys.__stdin__, sys.__stdout__, sys.__stderr__, getattr(sys, "argv", None))
+             sys.__stdin__, sys.__stdout__, sys.__stderr__, getattr(sys, "argv", None),
+             os.environ._data)
     try:
         for _ in range(rounds):
             _rehearse(signals=False)
     finally:
         (sys.stdin, sys.stdout, sys.stderr,
-         sys.__stdin__, sys.__stdout__, sys.__stderr__, sys.argv) = saved
-
-
-def reset_signals():
-    """In a spare, before a call comes: every signal disposition the default."""
-    import signal
-    for signum in signal.valid_signals():
-        try:
-            signal.signal(signum, signal.SIG_DFL)
-        except (OSError, ValueError):
-            pass  # SIGKILL, SIGSTOP
+         sys.__stdin__, sys.__stdout__, sys.__stderr__, sys.argv,
+         os.environ._data) = saved
 
 
 def _adopt_signals(ignored):

@@ -692,8 +692,10 @@ static void setup_signals(Server *s)
 		g_critical("Call server: cannot set up: %s", g_strerror(errno));
 		_exit(1);
 	}
-	signal(SIGPIPE, SIG_IGN);
-	/* Calls get the caller's limit; the server holds a descriptor per call. */
+	/* No disposition is changed here (a spare inherits them, and Python's
+	 * signal module would not know): sends use MSG_NOSIGNAL instead of an
+	 * ignored SIGPIPE. Calls get the caller's limit of descriptors; the
+	 * server holds one per call. */
 	if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
 		files.rlim_cur = files.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &files);

@@ -167,21 +167,16 @@ static void adopt_limits(const PyfsCallRequest *req)
 	}
 }
 
-/* In the spare, before the call comes: every disposition the default,
- * set through Python so that the signal module knows (it caches them), and
- * nothing blocked (the server's signalfd set included). The call then sets
- * what its caller ignores (forked_main()). */
-static void reset_signals(Server *s)
+/*
+ * In the spare, once warm, before the call comes: nothing blocked (the
+ * server's signalfd set included). The dispositions are the defaults the
+ * server was spawned with, but for what the warm-up set as a call does
+ * (pyfs_runner._adopt_signals()); the call adds what its caller ignores.
+ */
+static void unblock_signals(void)
 {
-	PYFS_PYREF result = PyObject_CallMethod(s->runner, "reset_signals", NULL); /* New reference */
 	sigset_t none;
 
-	if (result == NULL) {
-		g_autofree char *reason = pyfs_python_take_exception(NULL);
-
-		g_warning("Call server: cannot reset a spare's signals: %s", reason);
-		_exit(1);
-	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -296,7 +291,7 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 	spare_detach(s);
 	prefer_as_oom_victim();
 	pyfs_callserver_warm_up(s, "warm_up", 1);
-	reset_signals(s);
+	unblock_signals();
 	for (;;) {
 		guint64 id;
 		int conn = take_job(s, &id);
