@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # bench-calls.sh: what a call of an executable file costs, side by side in
 # one run: through the mount (pyfsd's call server), the same call as
-# `python3 -c`, the fallback (the script without its socket line: pyfs-call
-# execs python3), and 8 calls at once. The commands are run in turns (one
-# of each, then again), so that a change of load falls on all of them,
-# and each starts once the call server is idle (no spare being prepared).
+# `python3 -c`, an exec of /bin/true (the floor of any exec here), the
+# fallback (the script without its socket line: pyfs-call execs python3),
+# 20 calls in a row and 8 at once; then how long an edit of a module takes
+# to reach the calls, and what noticing it costs each call. The commands
+# are run in turns (one of each, then again), so that a change of load
+# falls on all of them, and each starts once the call server is idle (no
+# spare being prepared).
 #
 # Environment: PYFSD, PYFS_CALL (the built binaries), PYFS_PYTHON (the
-# python3 pyfs-call falls back to), PYFS_BENCH_RUNS (default 50).
+# python3 pyfs-call falls back to), PYFS_BENCH_CODEWATCH (bench-codewatch),
+# PYFS_BENCH_RUNS (default 50).
 
 set -u
 : "${PYFSD:?PYFSD must point at the built pyfsd}"
@@ -33,11 +37,14 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-mkdir -p "$MNT" "$WORK/runtime"
+mkdir -p "$MNT" "$WORK/runtime" "$WORK/py" "$WORK/config/pyfs"
 chmod 0700 "$WORK/runtime"
 export XDG_RUNTIME_DIR=$WORK/runtime XDG_STATE_HOME=$WORK/state XDG_CONFIG_HOME=$WORK/config
+# A module of the user's, on pyfsd's path only, for the edits.
+printf '[pyfsd]\npath=%s\n' "$WORK/py" >"$WORK/config/pyfs/pyfsd.conf"
+printf 'def value():\n    return 0\n' >"$WORK/py/benchmod.py"
 
-"$PYFSD" -f -m os "$MNT" >"$WORK/pyfsd.log" 2>&1 &
+"$PYFSD" -f -m os -m benchmod "$MNT" >"$WORK/pyfsd.log" 2>&1 &
 PID=$!
 for _ in $(seq 300); do
 	[ -f "$MNT/run/modules" ] && break
@@ -53,14 +60,17 @@ cp "$join" "$outside"
 chmod 0755 "$fallback" "$outside"
 grep -q '^# pyfs-socket:' "$join" || echo "bench-calls: warning: the scripts name no call server"
 
-server=$(grep -o 'Call server (pid [0-9]*)' "$WORK/pyfsd.log" | grep -o '[0-9]*')
-"$PYTHON" - "$RUNS" "$join" "$fallback" "$PYTHON" "${server:-0}" "$outside" <<'PY'
-import os, statistics, sys, time
+check=$("${PYFS_BENCH_CODEWATCH:-false}" 2>/dev/null | sed -n 's/^codewatch-check-us //p')
+"$PYTHON" - "$RUNS" "$join" "$fallback" "$PYTHON" "$WORK/pyfsd.log" "$outside" \
+	"$WORK/py/benchmod.py" "$MNT/lib/benchmod/value" "${check:-nan}" <<'PY'
+import os, re, statistics, subprocess, sys, time
 
 runs = int(sys.argv[1])
 join, fallback, python = sys.argv[2:5]
-server = int(sys.argv[5])
+log = sys.argv[5]
 outside = sys.argv[6]
+benchmod, value = sys.argv[7:9]
+check_us = float(sys.argv[9].split()[0])
 null = os.open(os.devnull, os.O_RDWR)
 actions = [(os.POSIX_SPAWN_DUP2, null, 1)]
 
@@ -75,6 +85,13 @@ def reap(pid, argv):
         sys.exit(f"bench-calls: {argv} failed with wait status {status}")
 
 
+def serving():
+    """The pid of the call server serving now (0: none yet), from the log."""
+    with open(log) as f:
+        found = re.findall(r"Call server \(pid (\d+)\) serving", f.read())
+    return int(found[-1]) if found else 0
+
+
 def state(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -86,8 +103,9 @@ def state(pid):
 def quiet():
     """The call server and its children (spares) all asleep: no spare
     being forked or warmed up, which would take CPU from what is measured."""
+    server = serving()
     if not server:
-        return True
+        return False
     try:
         with open(f"/proc/{server}/task/{server}/children") as f:
             children = [int(pid) for pid in f.read().split()]
@@ -97,7 +115,7 @@ def quiet():
 
 
 def settle():
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not (quiet() and quiet()):
         time.sleep(0.0005)
 
@@ -128,9 +146,28 @@ def at_once(argv, n=8):
     return time.perf_counter() - start
 
 
+def edit_to_call(k):
+    """Writes version k of benchmod, then calls it at once: the time until
+    the first call that gives k has ended (it must be the first), and until
+    a new call server serves the new code."""
+    settle()
+    before = serving()
+    with open(benchmod, "w") as f:
+        f.write(f"def value():\n    return {k}\n")
+    start = time.perf_counter()
+    out = subprocess.run([value], capture_output=True, text=True).stdout.strip()
+    first = time.perf_counter() - start
+    if out != str(k):
+        sys.exit(f"bench-calls: the first call after an edit gave {out!r}, not {k}")
+    while serving() == before and time.perf_counter() - start < 30:
+        time.sleep(0.001)
+    return first, time.perf_counter() - start
+
+
 py_c = [python, "-c", 'import os.path; print(os.path.join("a","b"))']
 cases = {
     "server": lambda: once([join, "a", "b"]),
+    "true": lambda: once(["/bin/true"]),
     "python": lambda: once(py_c),
     "fallback": lambda: once([fallback, "a", "b"]),
     "outside": lambda: once([outside, "a", "b"]),
@@ -150,12 +187,16 @@ for i in range(runs):
     if i % 5 == 0:
         for name, run in rounds.items():
             times[name].append(run())
+edits = [edit_to_call(k) for k in range(1, 11)]
 ms = {name: statistics.median(t) * 1000 for name, t in times.items()}
+ms["edit_first"] = statistics.median(e[0] for e in edits) * 1000
+ms["edit_warm"] = statistics.median(e[1] for e in edits) * 1000
 
 print(f"Medians, {runs} runs each, in turns, on {os.cpu_count()} CPUs "
       "(each run starts with the call server idle):")
 print(f"  lib/os/path/join a b, call server        {ms['server']:8.2f} ms")
 print(f"  python3 -c, the same call                {ms['python']:8.2f} ms")
+print(f"  /bin/true (the floor of an exec)         {ms['true']:8.2f} ms")
 print(f"  fallback: pyfs-call execs python3        {ms['fallback']:8.2f} ms")
 print(f"  call server, the script outside the mount{ms['outside']:8.2f} ms"
       "   (the rest is FUSE: exec and pyfs-call read it)")
@@ -163,11 +204,20 @@ print(f"  20 calls in a row, per call: server      {ms['row']:8.2f} ms"
       f"   python3 -c {ms['row_python']:6.2f} ms")
 print(f"  8 calls at once, total: server           {ms['parallel']:8.2f} ms"
       f"   python3 -c {ms['parallel_python']:6.2f} ms")
+print(f"An edit of a module on pyfsd's path, then a call at once (10 edits):")
+print(f"  until the first call, which runs the new code, has ended {ms['edit_first']:8.2f} ms")
+print(f"  until a new call server serves it                       {ms['edit_warm']:8.2f} ms")
+print(f"Noticing a change: {check_us:.2f} us per call (one read of the code watch), "
+      f"{check_us / 10 / ms['server']:.4f}% of one call")
 print("Ratios:")
 print(f"  call server / python3 -c                 {ms['server'] / ms['python']:8.3f}"
-      "   (goal <= 0.2, moonshot 0.1)")
+      "   (goal <= 0.15, moonshot 0.1)")
+print(f"  call server / /bin/true                  {ms['server'] / ms['true']:8.3f}"
+      "   (goal <= 2)")
 print(f"  fallback / python3 -c                    {ms['fallback'] / ms['python']:8.3f}")
-print(f"  in a row: call server / python3 -c       {ms['row'] / ms['row_python']:8.3f}")
-print(f"  8 at once: call server / python3 -c      {ms['parallel'] / ms['parallel_python']:8.3f}")
+print(f"  in a row: call server / python3 -c       {ms['row'] / ms['row_python']:8.3f}"
+      "   (goal <= 0.3, moonshot 0.2)")
+print(f"  8 at once: call server / python3 -c      {ms['parallel'] / ms['parallel_python']:8.3f}"
+      "   (goal <= 0.3, moonshot 0.2)")
 print(f"  8 at once, per call / one call alone     {ms['parallel'] / 8 / ms['server']:8.3f}")
 PY
