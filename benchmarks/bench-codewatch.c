@@ -35,7 +35,7 @@ int main(void)
 	double mean[ROUNDS];
 	gboolean changed;
 
-	if (!pyfs_python_init(NULL, &error)) {
+	if (!pyfs_python_init(NULL, NULL, &error)) {
 		fprintf(stderr, "bench-codewatch: %s\n", error->message);
 		return 1;
 	}

@@ -80,6 +80,7 @@ typedef struct _Generation Generation;
 struct _PyfsCallServer {
 	PyfsRegistry *registry;
 	char *mountpoint;
+	char *venv;
 	GStrv extra_path;
 	guint timeout_s;
 	gboolean debug;
@@ -417,6 +418,8 @@ static GPid spawn_server(PyfsCallServer *server, int control, GError **error)
 	g_ptr_array_add(argv, g_strdup_printf("--parent=%d", (int)getpid()));
 	if (server->debug)
 		g_ptr_array_add(argv, g_strdup("--debug"));
+	if (server->venv != NULL)
+		g_ptr_array_add(argv, g_strconcat("--venv=", server->venv, NULL));
 	for (char **dir = server->extra_path; dir != NULL && *dir != NULL; dir++)
 		g_ptr_array_add(argv, g_strconcat("--path=", *dir, NULL));
 	g_ptr_array_add(argv, NULL);
@@ -577,6 +580,7 @@ PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServ
 	g_mutex_init(&server->lock);
 	server->registry = registry;
 	server->mountpoint = g_strdup(config->mountpoint);
+	server->venv = g_strdup(config->venv);
 	server->extra_path = g_strdupv((char **)config->extra_path);
 	server->timeout_s = config->timeout_s;
 	server->debug = config->debug;
@@ -587,7 +591,7 @@ PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServ
 	server->sock = pyfs_callsocket_new(config->mountpoint, error);
 	if (server->sock == NULL)
 		return NULL;
-	if (!pyfs_callsocket_write_fallback(server->sock, config->sys_path, error))
+	if (!pyfs_callsocket_write_fallback(server->sock, config->venv, config->sys_path, error))
 		return NULL;
 	server->wake = g_source_new(&wake_funcs, sizeof(GSource));
 	g_source_set_callback(server->wake, on_wake, server, NULL);
@@ -670,6 +674,7 @@ void pyfs_callserver_free(PyfsCallServer *server)
 	g_clear_pointer(&server->sock, pyfs_callsocket_free);
 	g_strfreev(server->extra_path);
 	g_free(server->program);
+	g_free(server->venv);
 	g_free(server->mountpoint);
 	g_mutex_clear(&server->lock);
 	g_free(server);

@@ -16,6 +16,7 @@ typedef struct _PyfsCallServer PyfsCallServer;
 
 typedef struct {
 	const char *mountpoint;
+	const char *venv;		/* the virtual environment, or NULL */
 	const char *const *extra_path;	/* path= of pyfsd.conf, appended to sys.path */
 	const char *const *sys_path;	/* pyfsd's sys.path, for the fallback */
 	guint timeout_s;		/* the bound of each import in a server */

@@ -137,12 +137,14 @@ PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error)
 	return g_steal_pointer(&sock);
 }
 
-gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *const *sys_path,
-					GError **error)
+gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
+					const char *const *sys_path, GError **error)
 {
 	g_autoptr(GString) text = g_string_new("# pyfsd: how pyfs-call starts python3 for "
 					       "this mount when its call server cannot serve.\n");
 
+	if (venv != NULL && strpbrk(venv, "\n\r") == NULL)
+		g_string_append_printf(text, "python=%s/bin/python\n", venv);
 	for (const char *const *entry = sys_path; entry != NULL && *entry != NULL; entry++)
 		if (strpbrk(*entry, "\n\r") == NULL)
 			g_string_append_printf(text, "path=%s\n", *entry);

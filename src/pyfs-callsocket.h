@@ -31,12 +31,14 @@ typedef struct {
 PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error);
 
 /*
- * Writes the fallback file: one "path=DIR" line per entry of @sys_path
- * (pyfsd's sys.path), which a dispatcher gives python3 as its sys.path.
- * Entries with a line break cannot be written, and are left out.
+ * Writes the fallback file: "python=DIR/bin/python" for the virtual
+ * environment @venv (if not NULL), which a dispatcher then runs instead
+ * of the system's python3, and one "path=DIR" line per entry of @sys_path
+ * (pyfsd's sys.path), which it gives python3 as its sys.path. Entries
+ * with a line break cannot be written, and are left out.
  */
-gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *const *sys_path,
-					GError **error);
+gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
+					const char *const *sys_path, GError **error);
 
 /* Closes the socket and removes both files, if they are still ours. */
 void pyfs_callsocket_free(PyfsCallSocket *sock);

@@ -20,6 +20,7 @@ void pyfs_config_free(PyfsConfig *config)
 		return;
 	g_strfreev(config->modules);
 	g_strfreev(config->path);
+	g_free(config->venv);
 	g_free(config);
 }
 
@@ -59,6 +60,18 @@ static gboolean has_key(GKeyFile *file, const char *key)
 	return g_key_file_has_key(file, GROUP, key, NULL);
 }
 
+/* @entry of @key as an absolute path: "~" and "~/..." are under @home. */
+static char *absolute(const char *key, const char *entry, const char *home, GError **error)
+{
+	if (entry[0] == '~' && (entry[1] == '\0' || entry[1] == '/'))
+		return g_build_filename(home, entry + 1, NULL);
+	if (g_path_is_absolute(entry))
+		return g_strdup(entry);
+	g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		    "%s: “%s” is neither absolute nor under ~/", key, entry);
+	return NULL;
+}
+
 PyfsConfig *pyfs_config_parse(const char *data, gsize len, const char *home, GError **error)
 {
 	g_autoptr(PyfsConfig) config = pyfs_config_new();
@@ -80,22 +93,32 @@ PyfsConfig *pyfs_config_parse(const char *data, gsize len, const char *home, GEr
 		}
 	}
 
+	if (has_key(file, "venv")) {
+		g_autofree char *venv = g_key_file_get_string(file, GROUP, "venv", error);
+
+		if (venv == NULL)
+			return NULL;
+		g_strstrip(venv);
+		/* "venv=" is no virtual environment, as if unset. */
+		if (venv[0] != '\0') {
+			config->venv = absolute("venv", venv, home, error);
+			if (config->venv == NULL)
+				return NULL;
+		}
+	}
+
 	if (!has_key(file, "path"))
 		return g_steal_pointer(&config);
 	path = get_list(file, "path", error);
 	if (path == NULL)
 		return NULL;
 	for (char **entry = path; *entry != NULL; entry++) {
-		char *dir = *entry;
+		char *dir = absolute("path", *entry, home, error);
 
-		if (dir[0] == '~' && (dir[1] == '\0' || dir[1] == '/')) {
-			*entry = g_build_filename(home, dir + 1, NULL);
-			g_free(dir);
-		} else if (!g_path_is_absolute(dir)) {
-			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-				    "path: “%s” is neither absolute nor under ~/", dir);
+		if (dir == NULL)
 			return NULL;
-		}
+		g_free(*entry);
+		*entry = dir;
 	}
 	g_strfreev(config->path);
 	config->path = g_steal_pointer(&path);

@@ -6,6 +6,7 @@
  *   [pyfsd]
  *   modules=json;os;sys   the module list when none was saved (and no -m)
  *   path=~/lib/python     appended to sys.path, in order
+ *   venv=~/venvs/work     the virtual environment to serve (pyfs-venv.h)
  *
  * Keys and groups it does not know are ignored, so that a newer file
  * still works with an older pyfsd.
@@ -19,6 +20,7 @@ G_BEGIN_DECLS
 typedef struct {
 	GStrv modules;  /* valid names; NULL when the file does not set the key */
 	GStrv path;     /* absolute directories; never NULL */
+	char *venv;     /* an absolute directory; NULL when the file does not set it */
 } PyfsConfig;
 
 PyfsConfig *pyfs_config_new(void);
@@ -29,7 +31,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsConfig, pyfs_config_free)
 char *pyfs_config_path(void);
 
 /*
- * Parses @len bytes of a configuration file. A path entry "~" or
+ * Parses @len bytes of a configuration file. A path or venv entry "~" or
  * "~/..." is under @home; other relative entries, invalid module names
  * and key file syntax errors make the whole file invalid (NULL and
  * @error): a file half applied would be harder to notice than one

@@ -60,6 +60,7 @@ typedef struct {
 	PyfsFs *fs;
 	PyfsBus *bus;
 	PyfsConfig *config;
+	const char *venv;        /* the virtual environment served, or NULL (borrowed) */
 	PyfsState *state;        /* the registry's commit hook uses it */
 	PyfsWatchdog *watchdog;  /* NULL without WatchdogSec= */
 	PyfsCallServer *calls;   /* NULL without a call server: calls start python3 */
@@ -190,9 +191,11 @@ static char *status_text(Daemon *d)
 	g_auto(GStrv) names = pyfs_modlist_to_strv(list);
 	g_autofree char *joined = g_strjoinv(" ", names);
 
-	return g_strdup_printf("Serving %u module%s on %s: %s", pyfs_modlist_length(list),
-			       pyfs_modlist_length(list) == 1 ? "" : "s", d->options->mountpoint,
-			       joined);
+	g_autofree char *venv = d->venv ? g_strdup_printf(" from %s", d->venv) : g_strdup("");
+
+	return g_strdup_printf("Serving %u module%s%s on %s: %s", pyfs_modlist_length(list),
+			       pyfs_modlist_length(list) == 1 ? "" : "s", venv,
+			       d->options->mountpoint, joined);
 }
 
 /* Main thread: STATUS= follows the module list. */
@@ -295,6 +298,7 @@ static void start_call_server(Daemon *d)
 	g_auto(GStrv) sys_path = pyfs_python_sys_path();
 	PyfsCallServerConfig config = {
 		.mountpoint = d->options->mountpoint,
+		.venv = d->venv,
 		.extra_path = (const char *const *)d->config->path,
 		.sys_path = (const char *const *)sys_path,
 		.timeout_s = d->options->timeout,
@@ -324,10 +328,24 @@ static void watch_signals(Daemon *d)
 	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
 }
 
-static gboolean start(Daemon *d, GError **error)
+/*
+ * The configuration, and the virtual environment to serve (--venv wins
+ * over venv= of pyfsd.conf), checked before pyfsd detaches: a wrong one
+ * is a one-line error of the command itself.
+ */
+static gboolean configure(Daemon *d, GError **error)
 {
 	d->config = load_config();
-	if (!pyfs_python_init((const char *const *)d->config->path, error))
+	d->venv = d->options->venv ? d->options->venv : d->config->venv;
+	if (d->venv == NULL || pyfs_python_check_venv(d->venv, error))
+		return TRUE;
+	g_prefix_error(error, "%s", d->options->venv ? "--venv " : "venv= in pyfsd.conf: ");
+	return FALSE;
+}
+
+static gboolean start(Daemon *d, GError **error)
+{
+	if (!pyfs_python_init(d->venv, (const char *const *)d->config->path, error))
 		return FALSE;
 	if (!load_modules(d, error))
 		return FALSE;
@@ -379,8 +397,9 @@ int pyfs_daemon_run(const PyfsOptions *options)
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	mallopt(M_ARENA_MAX, 2);
 	pyfs_log_setup(options->mountpoint, options->debug, !options->foreground);
-	if (!pyfs_mountpoint_prepare(options->mountpoint, &error)) {
+	if (!pyfs_mountpoint_prepare(options->mountpoint, &error) || !configure(&d, &error)) {
 		g_printerr("pyfsd: %s\n", error->message);
+		g_clear_pointer(&d.config, pyfs_config_free);
 		return 1;
 	}
 	if (!options->foreground)

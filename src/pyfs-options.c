@@ -10,6 +10,7 @@ void pyfs_options_free(PyfsOptions *options)
 		return;
 	g_free(options->mountpoint);
 	g_strfreev(options->modules);
+	g_free(options->venv);
 	g_free(options->mount_options);
 	g_free(options);
 }
@@ -19,6 +20,7 @@ PyfsOptions *pyfs_options_parse(int argc, char **argv, GError **error)
 	g_autoptr(PyfsOptions) options = g_new0(PyfsOptions, 1);
 	g_auto(GStrv) mount_options = NULL;
 	g_auto(GStrv) rest = NULL;
+	g_autofree char *venv = NULL;
 	gint timeout = PYFS_DEADLINE_DEFAULT_S;
 	const GOptionEntry entries[] = {
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &options->foreground,
@@ -30,6 +32,9 @@ PyfsOptions *pyfs_options_parse(int argc, char **argv, GError **error)
 		{ "timeout", 't', 0, G_OPTION_ARG_INT, &timeout,
 		  "How long an import, a str() or a dir() may take before the request "
 		  "fails (default 10)", "SECONDS" },
+		{ "venv", 0, 0, G_OPTION_ARG_FILENAME, &venv,
+		  "Serve the modules of the virtual environment DIR, as its python would "
+		  "(overrides venv= of pyfsd.conf)", "DIR" },
 		{ "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &mount_options,
 		  "FUSE mount options, comma-separated (repeatable)", "OPT" },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &options->version,
@@ -67,6 +72,8 @@ PyfsOptions *pyfs_options_parse(int argc, char **argv, GError **error)
 	}
 	options->timeout = (guint)timeout;
 	options->mountpoint = g_canonicalize_filename(rest[0], NULL);
+	if (venv != NULL)
+		options->venv = g_canonicalize_filename(venv, NULL);
 	if (mount_options != NULL)
 		options->mount_options = g_strjoinv(",", mount_options);
 	/* Under systemd (Type=notify) detaching would lose the main PID. */

@@ -12,6 +12,7 @@ typedef struct {
 	gboolean debug;
 	guint timeout;        /* seconds Python code may run for one request */
 	GStrv modules;        /* -m, in order; NULL when none was given */
+	char *venv;           /* --venv, absolute; NULL when not given */
 	char *mount_options;  /* the -o options joined with ","; NULL when none */
 	gboolean version;
 } PyfsOptions;

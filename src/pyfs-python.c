@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "pyfs-error.h"
+#include "pyfs-venv.h"
 
 /*
  * Appends @dirs to sys.path (GIL held). Not through PyConfig: since 3.11,
@@ -27,10 +28,18 @@ static gboolean append_sys_path(const char *const *dirs, GError **error)
 	return TRUE;
 }
 
-gboolean pyfs_python_init(const char *const *extra_path, GError **error)
+gboolean pyfs_python_init(const char *venv, const char *const *extra_path, GError **error)
 {
+	g_autofree char *program = g_strdup(PYFS_PYTHON);
 	PyConfig config;
 	PyStatus status;
+
+	if (venv != NULL) {
+		g_free(program);
+		program = pyfs_venv_python(venv, PY_MAJOR_VERSION, PY_MINOR_VERSION, error);
+		if (program == NULL)
+			return FALSE;
+	}
 
 	/* The "Python" configuration, not the isolated one: the user expects the
 	 * modules their python3 sees, user site-packages and PYTHONPATH included. */
@@ -39,9 +48,11 @@ gboolean pyfs_python_init(const char *const *extra_path, GError **error)
 	config.parse_argv = 0;
 	config.use_environment = 1;
 
-	/* Computing the path from the system interpreter's location gives the
-	 * same prefix, and so the same sys.path, as running it. */
-	status = PyConfig_SetBytesString(&config, &config.program_name, PYFS_PYTHON);
+	/* Computing the path from the interpreter's location gives the same
+	 * prefix, and so the same sys.path, as running it: the system's
+	 * python, or the virtual environment's (its pyvenv.cfg is found
+	 * beside its bin/ directory). */
+	status = PyConfig_SetBytesString(&config, &config.program_name, program);
 	if (PyStatus_Exception(status))
 		goto fail;
 	status = PyConfig_Read(&config);
@@ -66,6 +77,13 @@ fail:
 		    status.func ? status.func : "", status.func ? ": " : "",
 		    status.err_msg ? status.err_msg : "unknown error");
 	return FALSE;
+}
+
+gboolean pyfs_python_check_venv(const char *venv, GError **error)
+{
+	g_autofree char *python = pyfs_venv_python(venv, PY_MAJOR_VERSION, PY_MINOR_VERSION, error);
+
+	return python != NULL;
 }
 
 void pyfs_python_fini(void)

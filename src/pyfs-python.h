@@ -26,11 +26,15 @@ G_BEGIN_DECLS
 
 /*
  * Starts the interpreter as the system's python<version> would be started
- * (same sys.path, user site, PYTHON* environment variables), with @extra_path
- * appended to sys.path. Leaves the GIL released. No signal handlers are
- * installed: signals belong to the main loop.
+ * (same sys.path, user site, PYTHON* environment variables), or as the
+ * python of the virtual environment @venv (if not NULL; see pyfs-venv.h),
+ * with @extra_path appended to sys.path. Leaves the GIL released. No
+ * signal handlers are installed: signals belong to the main loop.
  */
-gboolean pyfs_python_init(const char *const *extra_path, GError **error);
+gboolean pyfs_python_init(const char *venv, const char *const *extra_path, GError **error);
+
+/* Whether @venv is a virtual environment this interpreter can start in. */
+gboolean pyfs_python_check_venv(const char *venv, GError **error);
 
 /*
  * Finalises the interpreter; call once no other thread can enter Python

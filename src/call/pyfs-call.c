@@ -267,9 +267,11 @@ static void call_server(const char *path, uint32_t stdio, GPtrArray *items)
 /*
  * The runner items that give python3 pyfsd's sys.path ("path=DIR"), from
  * the fallback file beside the socket at @socket (see
- * src/pyfs-callsocket.h); NULL when there is none (pyfsd is gone).
+ * src/pyfs-callsocket.h); NULL when there is none (pyfsd is gone). Sets
+ * @python to the interpreter of pyfsd's virtual environment, if it names
+ * one.
  */
-static GPtrArray *read_fallback(const char *socket)
+static GPtrArray *read_fallback(const char *socket, char **python)
 {
 	g_autofree char *file = g_strconcat(socket, ".fallback", NULL);
 	g_autofree char *text = NULL;
@@ -280,9 +282,14 @@ static GPtrArray *read_fallback(const char *socket)
 		return NULL;
 	items = g_ptr_array_new_with_free_func(g_free);
 	lines = g_strsplit(text, "\n", -1);
-	for (char **line = lines; *line != NULL; line++)
+	for (char **line = lines; *line != NULL; line++) {
 		if (g_str_has_prefix(*line, "path="))
 			g_ptr_array_add(items, g_strdup(*line));
+		else if (g_str_has_prefix(*line, "python=") && g_path_is_absolute(*line + 7)) {
+			g_free(*python);
+			*python = g_strdup(*line + 7);
+		}
+	}
 	return items;
 }
 
@@ -295,6 +302,7 @@ int main(int argc, char **argv)
 	g_autoptr(GPtrArray) exec_argv = NULL;
 	g_autoptr(GPtrArray) fallback = NULL;
 	g_autofree char *text = NULL;
+	g_autofree char *python = g_strdup(PYFS_PYTHON);
 	const char *path;
 	uint32_t stdio;
 	gsize len = 0;
@@ -323,20 +331,20 @@ int main(int argc, char **argv)
 	if (script->socket)
 		call_server(script->socket, stdio, items);
 
+	if (script->socket)
+		fallback = read_fallback(script->socket, &python);
 	exec_argv = g_ptr_array_new_full(items->len + 4, NULL);
-	g_ptr_array_add(exec_argv, (char *)PYFS_PYTHON);
+	g_ptr_array_add(exec_argv, python);
 	g_ptr_array_add(exec_argv, (char *)"-c");
 	g_ptr_array_add(exec_argv, (char *)pyfs_call_runner_source);
-	if (script->socket)
-		fallback = read_fallback(script->socket);
 	for (guint i = 0; fallback != NULL && i < fallback->len; i++)
 		g_ptr_array_add(exec_argv, fallback->pdata[i]);
 	for (guint i = 0; i < items->len; i++)
 		g_ptr_array_add(exec_argv, items->pdata[i]);
 	g_ptr_array_add(exec_argv, NULL);
 
-	execv(PYFS_PYTHON, (char **)exec_argv->pdata);
+	execv(python, (char **)exec_argv->pdata);
 	saved = errno;
 	/* As a shell reports a command it cannot run. */
-	die(saved == ENOENT ? 127 : 126, "cannot run %s: %s", PYFS_PYTHON, g_strerror(saved));
+	die(saved == ENOENT ? 127 : 126, "cannot run %s: %s", python, g_strerror(saved));
 }

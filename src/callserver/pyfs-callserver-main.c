@@ -4,11 +4,12 @@
  *
  * Spawned by pyfsd only (src/pyfs-callserver.c), never run by hand:
  *
- *   pyfs-callserver --instance=MOUNTPOINT --parent=PID [--debug] [--path=DIR...]
+ *   pyfs-callserver --instance=MOUNTPOINT --parent=PID [--debug] [--venv=DIR] [--path=DIR...]
  *
  * with the call socket (listening) as descriptor 3 and its end of the
  * control channel (pyfs-control.h) as descriptor 4. It starts Python as
- * pyfsd does (the same sys.path, --path as pyfsd's path=), imports what
+ * pyfsd does (the same virtual environment and sys.path, --path as
+ * pyfsd's path=), imports what
  * pyfsd tells it to, and serves (pyfs-callserver-process.c). Its log
  * records go to pyfsd over the control channel, so that they reach
  * pyfsd's log with pyfsd's fields; those of its spares go to standard
@@ -74,6 +75,7 @@ int main(int argc, char **argv)
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autofree char *instance = NULL;
+	g_autofree char *venv = NULL;
 	g_auto(GStrv) path = NULL;
 	PyfsCallServerSetup setup = { .listen_fd = LISTEN_FD, .control_fd = CONTROL_FD };
 	gint parent = 0;
@@ -81,6 +83,7 @@ int main(int argc, char **argv)
 		{ "instance", 0, 0, G_OPTION_ARG_FILENAME, &instance, "The mount served", "DIR" },
 		{ "parent", 0, 0, G_OPTION_ARG_INT, &parent, "pyfsd's process id", "PID" },
 		{ "debug", 0, 0, G_OPTION_ARG_NONE, &log_debug, "Log debug messages", NULL },
+		{ "venv", 0, 0, G_OPTION_ARG_FILENAME, &venv, "The virtual environment", "DIR" },
 		{ "path", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &path, "Append DIR to sys.path", "DIR" },
 		{ NULL },
 	};
@@ -107,7 +110,7 @@ int main(int argc, char **argv)
 		   &(struct timeval){ .tv_sec = CONTROL_SEND_TIMEOUT_S }, sizeof(struct timeval));
 	g_log_set_writer_func(log_writer, NULL, NULL);
 	g_set_prgname("pyfs-callserver");
-	if (!pyfs_python_init((const char *const *)path, &error)) {
+	if (!pyfs_python_init(venv, (const char *const *)path, &error)) {
 		g_critical("Call server: %s", error->message);
 		return 1;
 	}

@@ -214,7 +214,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	g_log_set_writer_func(abort_on_warning, NULL, NULL);
 	/* Every Python object a malloc() block, for ASan and LeakSanitizer. */
 	g_setenv("PYTHONMALLOC", "malloc", FALSE);
-	if (!pyfs_python_init(NULL, &error))
+	if (!pyfs_python_init(NULL, NULL, &error))
 		g_error("%s", error->message);
 	registry = pyfs_registry_new();
 	if (!pyfs_registry_add(registry, modules, &error))

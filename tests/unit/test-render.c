@@ -155,7 +155,7 @@ int main(void)
 	SRunner *runner;
 	int failed;
 
-	g_assert_true(pyfs_python_init(NULL, NULL));
+	g_assert_true(pyfs_python_init(NULL, NULL, NULL));
 	tcase_add_test(render_case, test_scalars);
 	tcase_add_test(render_case, test_sequences);
 	tcase_add_test(render_case, test_mappings);
