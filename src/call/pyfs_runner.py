@@ -1,18 +1,20 @@
-# pyfs_runner.py: runs one call of a pyfs executable file (DESIGN 4).
+# pyfs_runner.py: runs one call of a pyfs executable file (README,
+# "Executables").
 #
 # pyfs-call runs it as `python -c SOURCE ITEM...` in the caller's own process
 # (after exec), and pyfsd's call server (src/pyfs-callserver.c) loads it and
 # runs forked_main(items, environ, ignored) in a child per call. Both have
-# it built in (embed-runner.py): the very same code on both paths.
+# it built in (embed-runner.py, after pyfs_runner_args.py, which decodes
+# the arguments): the very same code on both paths.
 # The items are written by pyfs_call_runner_items() in pyfs-callargs.c:
 #
 #   script=PATH  module=NAME  attr=NAME...  |  dot=NAME
 #   help  kw=NAME=VALUE...  arg=VALUE | stdin ...
 #
-# Values arrive raw; decoding them as JSON literals happens here so that
-# every call path decodes them the same way. The modules that cost time to
-# import (json pulls in re and enum, several milliseconds per call) are only
-# imported when a call needs them.
+# Values arrive raw; decoding them, by the callable's signature, happens
+# here so that every call path decodes them the same way. The modules that
+# cost time to import (json pulls in re and enum, inspect many more,
+# several milliseconds per call) are only imported when a call needs them.
 
 import sys
 
@@ -26,14 +28,6 @@ import os
 
 EXIT_USAGE = 2
 _STDIN = object()
-
-# The first character of anything json.loads accepts, NaN and Infinity
-# included: other arguments are strings without importing json.
-_JSON_START = frozenset('-0123456789"[{tfnNI')
-
-
-class _UsageError(Exception):
-    """Bad usage: reported with a pointer to --help, exit status 2."""
 
 
 class _Call:
@@ -76,25 +70,13 @@ class _Call:
         return ".".join([self.module] + self.attrs)
 
 
-def _decode(raw):
-    """An argument as the JSON literal it is, else as the string itself."""
-    start = raw.lstrip(" \t\r\n")[:1]
-    if not start or start not in _JSON_START:
-        return raw
-    import json
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        return raw
-
-
-def _stdin_values():
-    """Each line of stdin, newline stripped, decoded like an argument."""
+def _stdin_lines():
+    """Each line of stdin, newline stripped, raw as an argument is."""
     # Bytes, decoded as argv is, so that any line comes through.
     for line in sys.stdin.buffer:
         if line.endswith(b"\n"):
             line = line[:-1]
-        yield _decode(os.fsdecode(line))
+        yield os.fsdecode(line)
 
 
 def _output(result):
@@ -144,22 +126,25 @@ def _invoke(func, args, kwargs):
         raise
 
 
-def _arguments(call, stdin_value):
-    """The call's arguments, decoded afresh for each call: a callee that
-    mutates a list it was given must not change the next line's call."""
-    args = [stdin_value if a is _STDIN else _decode(a) for a in call.args]
-    kwargs = {name: _decode(raw) for name, raw in call.kwargs.items()}
+def _arguments(call, stdin_line, plan):
+    """The call's arguments, decoded by plan (_plan()) with stdin_line in the
+    stdin slot, afresh for each call: a callee that mutates a list it was
+    given must not change the next line's call."""
+    args = [plan.positional(i, stdin_line if raw is _STDIN else raw)
+            for i, raw in enumerate(call.args)]
+    kwargs = {name: plan.keyword(name, raw) for name, raw in call.kwargs.items()}
     return args, kwargs
 
 
 def _each_call(call, func):
     """Calls func once, or once per stdin line; returns the exit status."""
+    plan = _plan(func, call.args, call.kwargs)
     if call.stdin_slot is None:
-        return _output(_invoke(func, *_arguments(call, None)))
+        return _output(_invoke(func, *_arguments(call, None, plan)))
     status = 0
-    for value in _stdin_values():
+    for line in _stdin_lines():
         # Any False fails the whole run, as with test(1) over all lines.
-        status = _output(_invoke(func, *_arguments(call, value))) or status
+        status = _output(_invoke(func, *_arguments(call, line, plan))) or status
         # One result per line, as it comes: the input may be a live stream.
         sys.stdout.flush()
     return status
@@ -172,13 +157,14 @@ def _run_dot(call):
               f"if it is callable\n(echo Hello world | dot/split).")
         return 0
     status = 0
-    for obj in _stdin_values():
+    for line in _stdin_lines():
+        obj = _decode(line)
         value = getattr(obj, call.dot)
-        # Stdin holds the objects here, so "-" is just a string (dot/split -).
-        args, kwargs = _arguments(call, "-")
         if callable(value):
-            value = _invoke(value, args, kwargs)
-        elif args or kwargs:
+            # Stdin holds the objects here, so "-" is just a string (dot/split -).
+            plan = _plan(value, call.args, call.kwargs)
+            value = _invoke(value, *_arguments(call, "-", plan))
+        elif call.args or call.kwargs:
             raise _UsageError(f"TypeError: {type(obj).__name__}.{call.dot} is not "
                               f"callable and takes no arguments")
         status = _output(value) or status
@@ -267,7 +253,9 @@ def _report(exc, call):
     _flush_stdout(quiet=True)
     if isinstance(exc, _UsageError):
         cause = exc.args[0]
-        if isinstance(cause, BaseException):
+        if isinstance(exc, _ArgumentError):
+            sys.stderr.write(f"pyfs-call: {call.script}: {cause}\n")
+        elif isinstance(cause, BaseException):
             sys.stderr.write("".join(traceback.format_exception_only(type(cause), cause)))
         else:
             sys.stderr.write(f"{cause}\n")

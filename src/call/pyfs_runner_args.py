@@ -1,0 +1,309 @@
+# pyfs_runner_args.py: how the arguments of a call are decoded, parameter
+# by parameter, from the callable's signature (README, "Executables").
+#
+# The first part of the runner: embed-runner.py joins it with pyfs_runner.py
+# into one module, so that pyfsd's call server and the python3 fallback run
+# the very same rules. Each parameter gets a kind, which says how the
+# argument given for it is decoded:
+#
+#   "str"           taken exactly as typed: annotated str, Optional[str] or
+#                   str | None, or not annotated with a str default
+#   "int", "float"  parsed as int() and float() parse them
+#   "bool"          true/false, yes/no, 1/0, on/off, in any case; also the
+#                   flags --NAME and --no-NAME: annotated bool (or Optional),
+#                   or not annotated with a bool default
+#   None            a JSON literal when it parses as one, else the string:
+#                   any other annotation, and every parameter of a callable
+#                   without a signature
+#
+# Reading a signature must not slow calls down. A plain Python function's is
+# read from its code object, for nothing. Other callables (builtins, classes,
+# decorated functions) need inspect, an import of several milliseconds that
+# python3 would pay on every call (pyfsd's call server has it loaded), so it
+# is skipped where it cannot change anything: no arguments, or a builtin
+# whose text signature has no str or bool default.
+
+import sys
+
+# The first character of anything json.loads accepts, NaN and Infinity
+# included: other arguments are strings without importing json.
+_JSON_START = frozenset('-0123456789"[{tfnNI')
+
+# inspect.Parameter.kind, by value, and the kinds that take a keyword.
+_POSITIONAL_ONLY, _POSITIONAL_OR_KEYWORD, _VAR_POSITIONAL, _KEYWORD_ONLY, _VAR_KEYWORD = range(5)
+_BY_KEYWORD = (_POSITIONAL_OR_KEYWORD, _KEYWORD_ONLY)
+
+_NOTHING = object()     # no default, no annotation
+_FLAG_ON = object()     # --NAME, as a keyword's value
+_FLAG_OFF = object()    # --no-NAME
+
+_BOOL_WORDS = {"true": True, "yes": True, "1": True, "on": True,
+               "false": False, "no": False, "0": False, "off": False}
+_BOOL_HELP = "true/false, yes/no, 1/0, on/off, in any case"
+
+# Types this file tells apart without importing the modules that name them.
+_FUNCTION = type(lambda: None)
+_BUILTIN = type(len)
+try:
+    _UNION = type(int | None)
+except TypeError:
+    _UNION = None       # Python 3.9: no X | Y
+
+
+class _Probe:
+    def method(self):
+        pass
+
+
+_METHOD = type(_Probe().method)
+del _Probe
+
+_CO_VARARGS = 0x04
+_CO_VARKEYWORDS = 0x08
+
+
+class _UsageError(Exception):
+    """Bad usage: reported with a pointer to --help, exit status 2. Its
+    argument: the exception that tells what is wrong, or that line itself."""
+
+
+class _ArgumentError(_UsageError):
+    """An argument or an option the signature refuses: reported as pyfs-call
+    reports a bad command line."""
+
+
+class _Param:
+    __slots__ = ("name", "kind", "default", "annotation")
+
+    def __init__(self, name, kind, default, annotation):
+        self.name = name
+        self.kind = kind
+        self.default = default
+        self.annotation = annotation
+
+
+def _decode(raw):
+    """An argument as the JSON literal it is, else as the string itself."""
+    start = raw.lstrip(" \t\r\n")[:1]
+    if not start or start not in _JSON_START:
+        return raw
+    import json
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw
+
+
+def _code_parameters(func):
+    """The parameters of a plain Python function or of a method bound to one,
+    as inspect.signature() gives them, read from the code object; None for
+    anything else. A function with attributes of its own (__wrapped__,
+    __signature__: a decorator's work) is left to inspect."""
+    bound = type(func) is _METHOD
+    if bound:
+        func = func.__func__
+    if type(func) is not _FUNCTION or func.__dict__:
+        return None
+    code = func.__code__
+    names = code.co_varnames
+    npos, nkw = code.co_argcount, code.co_kwonlyargcount
+    defaults = func.__defaults__ or ()
+    kwdefaults = func.__kwdefaults__ or {}
+    annotations = func.__annotations__
+    first_default = npos - len(defaults)
+    params = []
+    for i, name in enumerate(names[:npos]):
+        kind = _POSITIONAL_ONLY if i < code.co_posonlyargcount else _POSITIONAL_OR_KEYWORD
+        default = defaults[i - first_default] if i >= first_default else _NOTHING
+        params.append(_Param(name, kind, default, annotations.get(name, _NOTHING)))
+    rest = npos + nkw
+    if code.co_flags & _CO_VARARGS:
+        name = names[rest]
+        params.append(_Param(name, _VAR_POSITIONAL, _NOTHING, annotations.get(name, _NOTHING)))
+        rest += 1
+    for name in names[npos:npos + nkw]:
+        params.append(_Param(name, _KEYWORD_ONLY, kwdefaults.get(name, _NOTHING),
+                             annotations.get(name, _NOTHING)))
+    if code.co_flags & _CO_VARKEYWORDS:
+        name = names[rest]
+        params.append(_Param(name, _VAR_KEYWORD, _NOTHING, annotations.get(name, _NOTHING)))
+    if bound:
+        # The instance takes the first positional parameter, or is one of
+        # *args; a method without either is left to inspect, which refuses it.
+        if not params or params[0].kind > _VAR_POSITIONAL:
+            return None
+        if params[0].kind != _VAR_POSITIONAL:
+            del params[0]
+    return params
+
+
+def _parameters_of(signature):
+    """An inspect.Signature's parameters as _Param."""
+    empty = signature.empty
+    return [_Param(p.name, int(p.kind),
+                   _NOTHING if p.default is empty else p.default,
+                   _NOTHING if p.annotation is empty else p.annotation)
+            for p in signature.parameters.values()]
+
+
+def _signature(func):
+    """func's parameters, a list of _Param, or None if it has no signature
+    (many builtins): then its arguments are all JSON literals."""
+    params = _code_parameters(func)
+    if params is not None:
+        return params
+    if type(func) is _BUILTIN and func.__text_signature__ is None:
+        return None     # inspect reads a builtin's signature from there alone
+    import inspect
+    try:
+        return _parameters_of(inspect.signature(func))
+    except Exception:
+        # TypeError or ValueError for no signature; anything from a broken
+        # __signature__ or __wrapped__: the call is still made, as before.
+        return None
+
+
+def _untyped_builtin(func):
+    """A builtin whose signature has no str or bool default (nor can it have
+    annotations): all its arguments are JSON literals, as without one."""
+    if type(func) is not _BUILTIN:
+        return False
+    text = func.__text_signature__
+    return text is None or not any(mark in text for mark in ("='", '="', "=True", "=False"))
+
+
+def _namespace(func):
+    """The globals a string annotation of func is evaluated in (it was
+    written in a module with `from __future__ import annotations`), as
+    typing.get_type_hints() finds them."""
+    for _ in range(100):
+        inner = getattr(func, "__wrapped__", None) or getattr(func, "__func__", None)
+        if inner is None:
+            break
+        func = inner
+    namespace = getattr(func, "__globals__", None)
+    if isinstance(namespace, dict):
+        return namespace
+    module = sys.modules.get(getattr(func, "__module__", None) or "")
+    return getattr(module, "__dict__", None) or {}
+
+
+def _kind(param, func):
+    """How an argument for param of func is decoded: "str", "int", "float",
+    "bool", or None for a JSON literal."""
+    annotation = param.annotation
+    if annotation is _NOTHING:
+        if param.kind in (_VAR_POSITIONAL, _VAR_KEYWORD):
+            return None
+        # The type of the default only, not a subclass of str or bool.
+        return {str: "str", bool: "bool"}.get(type(param.default))
+    if isinstance(annotation, str):
+        try:
+            annotation = eval(annotation, _namespace(func), {})
+        except Exception:
+            return None     # a name only imported for type checkers
+    members = _union_members(annotation)
+    if members is not None:
+        members = [m for m in members if m is not type(None)]
+        if len(members) != 1:
+            return None
+        annotation = members[0]
+    for cls in (str, int, float, bool):
+        if annotation is cls:
+            return cls.__name__
+    return None
+
+
+def _union_members(annotation):
+    """The members of Optional[X], Union[X, Y] or X | Y; None for another
+    annotation. typing is loaded if the annotation comes from it."""
+    if _UNION is not None and type(annotation) is _UNION:
+        return annotation.__args__
+    typing = sys.modules.get("typing")
+    if typing is not None and typing.get_origin(annotation) is typing.Union:
+        return typing.get_args(annotation)
+    return None
+
+
+def _parse(kind, raw, param):
+    """raw decoded as kind requires; a value it refuses is bad usage."""
+    if kind == "str":
+        return raw
+    if kind is None:
+        return _decode(raw)
+    try:
+        if kind == "bool":
+            return _BOOL_WORDS[raw.lower()]
+        return int(raw) if kind == "int" else float(raw)
+    except (KeyError, ValueError):
+        words = f" ({_BOOL_HELP})" if kind == "bool" else ""
+        raise _ArgumentError(f"parameter '{param.name}': invalid {kind} value: "
+                             f"{raw!r}{words}") from None
+
+
+def _unknown_option(option):
+    return _ArgumentError(f"unknown option '{option}' (keyword arguments are --NAME=VALUE, "
+                          f"--NAME or --no-NAME for a bool; put '--' before arguments "
+                          f"that start with '-')")
+
+
+class _Plan:
+    """How the arguments of calls of one callable are decoded: by its
+    signature, or, params None, all as JSON literals."""
+
+    def __init__(self, func, params):
+        self._func = func
+        self._kinds = {}
+        self._positional = []
+        self._var_positional = self._var_keyword = None
+        self._by_keyword = {}
+        for param in params or ():
+            if param.kind <= _POSITIONAL_OR_KEYWORD:
+                self._positional.append(param)
+            if param.kind in _BY_KEYWORD:
+                self._by_keyword[param.name] = param
+            elif param.kind == _VAR_POSITIONAL:
+                self._var_positional = param
+            elif param.kind == _VAR_KEYWORD:
+                self._var_keyword = param
+
+    def _kind_of(self, param):
+        if param is None:
+            return None
+        if param.name not in self._kinds:
+            self._kinds[param.name] = _kind(param, self._func)
+        return self._kinds[param.name]
+
+    def positional(self, index, raw):
+        """The argument raw, given at index among the positional ones."""
+        param = (self._positional[index] if index < len(self._positional)
+                 else self._var_positional)
+        return _parse(self._kind_of(param), raw, param)
+
+    def keyword(self, name, raw):
+        """The value of keyword argument name: raw as given with
+        --NAME=VALUE, or _FLAG_ON or _FLAG_OFF."""
+        param = self._by_keyword.get(name, self._var_keyword)
+        kind = self._kind_of(param)
+        if raw is not _FLAG_ON and raw is not _FLAG_OFF:
+            return _parse(kind, raw, param)
+        option = f"--{name}" if raw is _FLAG_ON else f"--no-{name}"
+        if kind == "bool":
+            return raw is _FLAG_ON
+        if param is None:
+            raise _unknown_option(option)
+        if raw is _FLAG_OFF:
+            raise _ArgumentError(f"option '{option}': parameter '{name}' is not a bool")
+        raise _ArgumentError(f"option '{option}' needs a value: {option}=VALUE "
+                             f"(parameter '{name}' is not a bool)")
+
+
+def _plan(func, args, keywords):
+    """The plan for calls of func with the positional arguments args and the
+    keyword arguments keywords (name: raw value): the signature is read
+    only if it may change what they decode to."""
+    flags = any(raw is _FLAG_ON or raw is _FLAG_OFF for raw in keywords.values())
+    if not flags and (not args and not keywords or _untyped_builtin(func)):
+        return _Plan(func, None)
+    return _Plan(func, _signature(func))
+

@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""test-runner: the runner's rules, on the module pyfsd and pyfs-call embed
+(src/call/pyfs_runner_args.py + pyfs_runner.py, joined at build time):
+arguments decoded by the callable's signature.
+
+Usage: test-runner.py PATH/TO/BUILT/pyfs_runner.py
+"""
+
+import functools
+import importlib.util
+import inspect
+import operator
+import os
+import subprocess
+import sys
+import textwrap
+import unittest
+from typing import Optional, Union
+
+RUNNER_PATH = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else None
+if RUNNER_PATH is None:
+    sys.exit("usage: test-runner.py PATH/TO/pyfs_runner.py")
+spec = importlib.util.spec_from_file_location("pyfs_runner", RUNNER_PATH)
+runner = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(runner)
+
+
+def call_items(*args, **kwargs):
+    """The runner items of a call of this module's attribute "target"."""
+    items = ["script=/mnt/lib/test/target", "module=test", "attr=target"]
+    items += [f"kw={name}={raw}" for name, raw in kwargs.items()]
+    items += ["stdin" if a is STDIN else f"arg={a}" for a in args]
+    return items
+
+
+STDIN = object()
+
+
+def decoded(func, *args, stdin=None, **kwargs):
+    """What the runner passes to func for the raw arguments args and kwargs."""
+    call = runner._Call(call_items(*args, **kwargs))
+    plan = runner._plan(func, call.args, call.kwargs)
+    return runner._arguments(call, stdin, plan)
+
+
+def keyword(func, name, raw):
+    return runner._plan(func, [], {name: raw}).keyword(name, raw)
+
+
+def positional(func, *raw):
+    return decoded(func, *raw)[0]
+
+
+def greet(name: str, punct: str = "!", *, loud: bool = False):
+    return f"hello {name}{punct}"
+
+
+def typed(count: int, ratio: float, flag: bool, text: str, anything):
+    pass
+
+
+def optional(a: Optional[str], b: "str | None", c: Union[None, str], d: Optional[int],
+             e: Union[int, str], f: list[int], g: "Undefined"):  # noqa: F821
+    pass
+
+
+def by_default(sep=",", verbose=False, count=0, nothing=None):
+    pass
+
+
+def variadic(first: int, *rest: int, key: str = "k", **options: float):
+    pass
+
+
+def untyped_variadic(*args, **kwargs):
+    pass
+
+
+def positional_only(a: int, /, b: str, *, c: bool):
+    pass
+
+
+FUTURE = {}
+exec(compile(textwrap.dedent("""\
+    from __future__ import annotations
+    from typing import Optional
+
+    Text = str
+
+    def future(name: Text, count: int, maybe: Optional[str], flag: bool = False,
+               other: Missing = None):
+        pass
+    """), "<future>", "exec", dont_inherit=True), FUTURE)
+
+
+class Rows(unittest.TestCase):
+    """Each row of the rules in README, "Executables"."""
+
+    def test_str_is_taken_as_typed(self):
+        for raw in ("297e7814231", "true", "null", "12", '"x"', "[1, 2]", "", " x "):
+            self.assertEqual(positional(greet, raw), [raw])
+        self.assertEqual(positional(greet, "1", "2"), ["1", "2"])
+        self.assertEqual(keyword(greet, "punct", "?!"), "?!")
+
+    def test_optional_str_and_str_or_none(self):
+        args = decoded(optional, "1", "2", "3", "4", "5", "[6]", "7")[0]
+        self.assertEqual(args[:3], ["1", "2", "3"])
+        # Optional[int] is an int; other unions, list[int], an annotation
+        # that does not resolve: JSON literals.
+        self.assertEqual(args[3:], [4, 5, [6], 7])
+
+    def test_str_default_without_annotation(self):
+        self.assertEqual(keyword(by_default, "sep", "0"), "0")
+        self.assertEqual(keyword(by_default, "count", "3"), 3)
+        self.assertEqual(keyword(by_default, "nothing", "x"), "x")
+        self.assertEqual(keyword(by_default, "nothing", "[1]"), [1])
+
+    def test_int_float_bool_parse(self):
+        args = decoded(typed, "42", "2.5", "yes", "007", "7")[0]
+        self.assertEqual(args, [42, 2.5, True, "007", 7])
+        self.assertEqual(positional(typed, "-7", "1e3")[:2], [-7, 1000.0])
+        self.assertEqual(positional(typed, " 5 ", "inf")[:2], [5, float("inf")])
+
+    def test_bool_words_in_any_case(self):
+        for raw, value in (("true", True), ("YES", True), ("1", True), ("On", True),
+                           ("False", False), ("no", False), ("0", False), ("OFF", False)):
+            self.assertIs(keyword(greet, "loud", raw), value, raw)
+
+    def test_bad_values_are_bad_usage_naming_the_parameter(self):
+        for func, args, name, kind in ((typed, ["x"], "count", "int"),
+                                       (typed, ["1.5"], "count", "int"),
+                                       (typed, ["1", "one"], "ratio", "float"),
+                                       (typed, ["1", "1", "maybe"], "flag", "bool"),
+                                       (typed, ["1", "1", ""], "flag", "bool"),
+                                       (variadic, ["1", "2", "x"], "rest", "int")):
+            with self.assertRaises(runner._UsageError) as caught:
+                decoded(func, *args)
+            message = str(caught.exception)
+            self.assertIn(f"parameter '{name}': invalid {kind} value", message)
+        with self.assertRaises(runner._ArgumentError) as caught:
+            keyword(greet, "loud", "maybe")
+        self.assertIn("'maybe' (true/false, yes/no, 1/0, on/off, in any case)",
+                      str(caught.exception))
+
+    def test_bad_value_with_bytes_that_are_not_utf8(self):
+        with self.assertRaises(runner._ArgumentError) as caught:
+            decoded(typed, os.fsdecode(b"\xff"))
+        self.assertIn(r"'\udcff'", str(caught.exception))
+
+    def test_keyword_only_var_positional_var_keyword(self):
+        args, kwargs = decoded(variadic, "1", "2", "3", key="4", scale="5", other="0.5")
+        self.assertEqual(args, [1, 2, 3])
+        self.assertEqual(kwargs, {"key": "4", "scale": 5.0, "other": 0.5})
+        args, kwargs = decoded(untyped_variadic, "1", "x", a="[2]", b="y")
+        self.assertEqual((args, kwargs), ([1, "x"], {"a": [2], "b": "y"}))
+
+    def test_positional_only_names_are_no_keywords(self):
+        self.assertEqual(decoded(positional_only, "1", "2", c="on"), ([1, "2"], {"c": True}))
+        # "a" is positional-only: --a=1 is a keyword the call will refuse,
+        # decoded as JSON meanwhile.
+        self.assertEqual(keyword(positional_only, "a", "1"), 1)
+
+    def test_without_annotation_json_as_before(self):
+        args = decoded(typed, "1", "1", "1", "1", '{"a": [1, null]}')[0]
+        self.assertEqual(args[4], {"a": [1, None]})
+        for raw, value in (("2", 2), ("true", True), ("[1,2]", [1, 2]), ('"x"', "x"),
+                           ("hello", "hello"), ("NaN", runner._decode("NaN")), ("", "")):
+            self.assertEqual(positional(untyped_variadic, raw), [value])
+
+    def test_more_arguments_than_parameters(self):
+        # Decoded as JSON literals; the call itself then fails, bad usage.
+        self.assertEqual(positional(greet, "a", "b", "3"), ["a", "b", 3])
+        self.assertEqual(keyword(greet, "unknown", "3"), 3)
+
+    def test_string_annotations(self):
+        future = FUTURE["future"]
+        args = decoded(future, "1", "2", "3", flag="no", other="4")
+        self.assertEqual(args, (["1", 2, "3"], {"flag": False, "other": 4}))
+
+    def test_no_signature_keeps_the_json_rules(self):
+        with self.assertRaises(ValueError):
+            inspect.signature(dict)
+        self.assertEqual(decoded(dict, "[[1, 2]]", a="1"), ([[[1, 2]]], {"a": 1}))
+
+    def test_builtins(self):
+        # A str default in a builtin's text signature, as for a function.
+        self.assertEqual(keyword("x".encode, "encoding", "8859"), "8859")
+        self.assertEqual(decoded(operator.add, "1", "2"), ([1, 2], {}))
+        self.assertIs(keyword(sorted, "reverse", runner._FLAG_ON), True)
+
+    def test_bound_methods_and_classes(self):
+        class Greeter:
+            def __init__(self, times: int):
+                self.times = times
+
+            def greet(self, name: str, times: int = 1):
+                pass
+
+            @classmethod
+            def make(cls, times: int):
+                pass
+
+        self.assertEqual(decoded(Greeter(1).greet, "1", "2"), (["1", 2], {}))
+        self.assertEqual(decoded(Greeter.make, "3"), ([3], {}))
+        self.assertEqual(decoded(Greeter, "3"), ([3], {}))
+
+    def test_decorated_functions_are_read_through_wraps(self):
+        def decorator(func):
+            @functools.wraps(func)
+            def wrapper(*args, **kwargs):
+                return func(*args, **kwargs)
+            return wrapper
+
+        self.assertEqual(decoded(decorator(greet), "12"), (["12"], {}))
+        self.assertEqual(decoded(decorator(FUTURE["future"]), "1", "2"), (["1", 2], {}))
+
+    def test_stdin_slot_follows_the_rules(self):
+        self.assertEqual(decoded(greet, "1", STDIN, stdin="2"), (["1", "2"], {}))
+        self.assertEqual(decoded(typed, STDIN, "2.5", stdin="3")[0][:2], [3, 2.5])
+        self.assertEqual(decoded(untyped_variadic, STDIN, stdin="[1]"), ([[1]], {}))
+        with self.assertRaises(runner._ArgumentError):
+            decoded(typed, STDIN, stdin="three")
+
+    def test_each_call_decodes_afresh(self):
+        call = runner._Call(call_items("[1]"))
+        plan = runner._plan(untyped_variadic, call.args, call.kwargs)
+        first = runner._arguments(call, None, plan)[0][0]
+        first.append(2)
+        self.assertEqual(runner._arguments(call, None, plan)[0][0], [1])
+
+
+class Signatures(unittest.TestCase):
+    """The signature read from a code object is the one inspect gives."""
+
+    def assertSameParameters(self, func):
+        fast = runner._code_parameters(func)
+        self.assertIsNotNone(fast, func)
+        slow = runner._parameters_of(inspect.signature(func))
+        self.assertEqual([(p.name, p.kind, p.default, p.annotation) for p in fast],
+                         [(p.name, p.kind, p.default, p.annotation) for p in slow], func)
+
+    def test_plain_functions(self):
+        def empty():
+            pass
+
+        def defaults(a, b=1, *c, d, e=2, **f):
+            local = 1
+            return local
+
+        for func in (greet, typed, optional, by_default, variadic, untyped_variadic,
+                     positional_only, FUTURE["future"], empty, defaults, lambda x, y=2: x):
+            self.assertSameParameters(func)
+
+    def test_bound_methods(self):
+        class C:
+            def m(self, a: int, *rest, k=1):
+                pass
+
+            def star(*args):
+                pass
+
+        self.assertSameParameters(C().m)
+        self.assertSameParameters(C().star)
+
+    def test_left_to_inspect(self):
+        # Decorated, with a __signature__ of its own, builtins, classes.
+        wrapped = functools.wraps(greet)(lambda *a, **k: None)
+        custom = lambda *a: None  # noqa: E731
+        custom.__signature__ = inspect.signature(greet)
+        for func in (wrapped, custom, len, dict, functools.partial(greet, "x")):
+            self.assertIsNone(runner._code_parameters(func), func)
+        self.assertEqual([p.name for p in runner._signature(custom)],
+                         ["name", "punct", "loud"])
+
+    def test_no_signature(self):
+        self.assertIsNone(runner._signature(dict))
+        self.assertIsNone(runner._signature(getattr))
+
+
+class NoInspect(unittest.TestCase):
+    """python3 pays for every import a call makes: inspect is imported only
+    where a signature needs it."""
+
+    def imported_after(self, code):
+        script = textwrap.dedent(f"""\
+            import importlib.util, sys
+            spec = importlib.util.spec_from_file_location("pyfs_runner", {RUNNER_PATH!r})
+            runner = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(runner)
+            before = set(sys.modules)
+            """) + textwrap.dedent(code) + textwrap.dedent("""\
+            print(" ".join(sorted(set(sys.modules) - before)))
+            """)
+        result = subprocess.run([sys.executable, "-I", "-S", "-c", script],
+                                capture_output=True, text=True, check=True)
+        return result.stdout.split()
+
+    def test_plain_function_builtin_and_no_arguments(self):
+        imported = self.imported_after("""\
+            import operator, posixpath
+            def greet(name: str, times: int = 1, *rest: float, loud: bool = False, **kw):
+                return name
+            for func, args, kwargs in ((greet, ["x", "2", "3"], {"loud": "yes"}),
+                                       (greet, [], {"loud": runner._FLAG_ON}),
+                                       (posixpath.join, ["a", "b"], {}),
+                                       (operator.add, ["1", "2"], {}),
+                                       (getattr, ["1"], {"x": ","}),
+                                       ("x".split, ["1"], {"maxsplit": "2"}),
+                                       ("x".encode, [], {})):
+                plan = runner._plan(func, args, kwargs)
+                [plan.positional(i, a) for i, a in enumerate(args)]
+                [plan.keyword(name, raw) for name, raw in kwargs.items()]
+            """)
+        self.assertNotIn("inspect", imported)
+
+    def test_inspect_where_it_is_needed(self):
+        imported = self.imported_after("""\
+            runner._plan(print, ["x"], {"sep": ","})
+            """)
+        self.assertIn("inspect", imported)
+
+
+class Flags(unittest.TestCase):
+    """--NAME and --no-NAME, decided by the signature."""
+
+    def test_bool_parameters(self):
+        self.assertIs(keyword(greet, "loud", runner._FLAG_ON), True)
+        self.assertIs(keyword(greet, "loud", runner._FLAG_OFF), False)
+        self.assertIs(keyword(by_default, "verbose", runner._FLAG_ON), True)
+        self.assertIs(keyword(FUTURE["future"], "flag", runner._FLAG_OFF), False)
+
+    def test_bool_var_keyword(self):
+        def options(**opts: bool):
+            pass
+
+        self.assertIs(keyword(options, "anything", runner._FLAG_ON), True)
+        self.assertIs(keyword(options, "anything", runner._FLAG_OFF), False)
+
+    def assertRefused(self, func, name, flag, *expected):
+        with self.assertRaises(runner._ArgumentError) as caught:
+            keyword(func, name, flag)
+        for text in expected:
+            self.assertIn(text, str(caught.exception))
+
+    def test_refused(self):
+        self.assertRefused(greet, "punct", runner._FLAG_ON,
+                           "option '--punct' needs a value: --punct=VALUE")
+        self.assertRefused(greet, "punct", runner._FLAG_OFF,
+                           "'--no-punct'", "parameter 'punct' is not a bool")
+        self.assertRefused(greet, "colour", runner._FLAG_ON, "unknown option '--colour'")
+        self.assertRefused(greet, "colour", runner._FLAG_OFF, "unknown option '--no-colour'")
+        self.assertRefused(untyped_variadic, "x", runner._FLAG_ON, "'--x' needs a value")
+        self.assertRefused(dict, "x", runner._FLAG_ON, "unknown option '--x'")
+        # A positional-only parameter has no keyword.
+        self.assertRefused(positional_only, "a", runner._FLAG_ON, "unknown option '--a'")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
