@@ -9,7 +9,7 @@
 # The items are written by pyfs_call_runner_items() in pyfs-callargs.c:
 #
 #   script=PATH  module=NAME  attr=NAME...  |  dot=NAME
-#   help  kw=NAME=VALUE...  arg=VALUE | stdin ...
+#   help  kw=NAME=VALUE | flag=NAME | noflag=NAME ...  arg=VALUE | stdin ...
 #
 # Values arrive raw; decoding them, by the callable's signature, happens
 # here so that every call path decodes them the same way. The modules that
@@ -55,6 +55,10 @@ class _Call:
             elif key == "kw" and "=" in value:
                 name, _, raw = value.partition("=")
                 self.kwargs[name] = raw
+            elif key == "flag" and eq:
+                self.kwargs[value] = _FLAG_ON
+            elif key == "noflag" and eq:
+                self.kwargs[value] = _FLAG_OFF
             elif key == "arg" and eq:
                 self.args.append(value)
             elif item == "stdin" and self.stdin_slot is None:

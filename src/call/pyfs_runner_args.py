@@ -293,9 +293,9 @@ class _Plan:
         if param is None:
             raise _unknown_option(option)
         if raw is _FLAG_OFF:
-            raise _ArgumentError(f"option '{option}': parameter '{name}' is not a bool")
+            raise _ArgumentError(f"option '{option}': --no-NAME is for bool parameters only")
         raise _ArgumentError(f"option '{option}' needs a value: {option}=VALUE "
-                             f"(parameter '{name}' is not a bool)")
+                             f"(only bool parameters are flags)")
 
 
 def _plan(func, args, keywords):

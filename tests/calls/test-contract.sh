@@ -130,6 +130,14 @@ same_as "bool: Off" 0 $'hello x!\n' "" "" $T/greet --loud=Off x
 same_as "a bad bool names the words" 2 "" \
 	"parameter 'loud': invalid bool value: 'maybe' \(true/false, yes/no, 1/0, on/off" "" \
 	$T/greet --loud=maybe x
+same_as "bool: --loud" 0 $'HELLO X!\n' "" "" $T/greet --loud x
+same_as "bool: --no-loud" 0 $'hello x!\n' "" "" $T/greet --no-loud x
+same_as "**kwargs: bool flags" 0 $'{"a": true, "b": false}\n' "" "" $T/options --a --no-b
+same_as "a bool default: --verbose" 0 $'[1, ",", true]\n' "" "" $T/untyped --verbose 1
+same_as "a flag for a parameter that is no bool" 2 "" \
+	"${usage}option '--punct' needs a value: --punct=VALUE" "" $T/greet --punct x
+same_as "a flag that names no parameter" 2 "" "${usage}unknown option '--colour'" "" \
+	$T/greet --colour x
 same_as "Optional[str] and str | None" 0 $'["1", "null"]\n' "" "" $T/maybe 1 null
 same_as "no annotation: JSON literals; a str default: a str" 0 $'[[1], "2", true]\n' "" "" \
 	$T/untyped --sep=2 --verbose=on '[1]'
@@ -145,7 +153,7 @@ same_as "... and int, a bad line is bad usage" 2 $'aa\n' "parameter 'times': inv
 	$'2\ntwo\n3\n' $T/repeat a -
 same_as "string annotations are resolved" 0 $'00?\n' "" "" \
 	lib/pyfs_calls_future/label --suffix=? 0 2
-same_as "string annotations: bool" 0 $'AB\n' "" "" lib/pyfs_calls_future/label --upper=true ab
+same_as "string annotations: bool" 0 $'AB\n' "" "" lib/pyfs_calls_future/label --upper ab
 same_as "a builtin without a signature keeps the JSON rules" 0 $'{"a": [1]}\n' "" "" \
 	lib/builtins/dict --a='[1]'
 same_as "a builtin's str default takes a str" 0 $'    7\n' "" "" lib/builtins/format 7 5

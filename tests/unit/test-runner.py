@@ -346,7 +346,7 @@ class Flags(unittest.TestCase):
         self.assertRefused(greet, "punct", runner._FLAG_ON,
                            "option '--punct' needs a value: --punct=VALUE")
         self.assertRefused(greet, "punct", runner._FLAG_OFF,
-                           "'--no-punct'", "parameter 'punct' is not a bool")
+                           "option '--no-punct': --no-NAME is for bool parameters only")
         self.assertRefused(greet, "colour", runner._FLAG_ON, "unknown option '--colour'")
         self.assertRefused(greet, "colour", runner._FLAG_OFF, "unknown option '--no-colour'")
         self.assertRefused(untyped_variadic, "x", runner._FLAG_ON, "'--x' needs a value")
