@@ -83,6 +83,32 @@ def _stdin_lines():
         yield os.fsdecode(line)
 
 
+def _is_iterator(value):
+    """Whether value is its own iterator (a generator, map, zip, a file's
+    lines, a database cursor): what it stands for is its items. An iterable
+    that is not (an email Message, an XML Element) is printed whole: its
+    text is what a reader wants, not its parts."""
+    try:
+        return hasattr(type(value), "__next__") and iter(value) is value
+    except Exception:
+        return False
+
+
+def _stream(iterator):
+    """Prints each item as it comes, by the output rules; returns the exit
+    status they ask for, 1 if any item is False. A reader that goes away
+    (| head) ends the call at the next item, as SIGPIPE ends a filter."""
+    status = 0
+    for item in iterator:
+        if isinstance(item, str) and item.endswith("\n"):
+            # A line that ends itself, as a text file's lines do.
+            sys.stdout.write(item)
+        else:
+            status = _output(item) or status
+        sys.stdout.flush()
+    return status
+
+
 def _output(result):
     """Prints a call's result; returns the exit status it asks for."""
     if result is None:
@@ -95,6 +121,8 @@ def _output(result):
         return 0
     if isinstance(result, str):
         text = result
+    elif _is_iterator(result):
+        return _stream(result)
     else:
         import json
         try:

@@ -6,8 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 unset PYFS_TRACEBACK PYTHONIOENCODING PYTHONUNBUFFERED
-pyfs_start -m os -m json -m sys -m string -m locale -m pyfs_fixture -m pyfs_calls_fixture \
-	-m pyfs_calls_typed -m pyfs_calls_future
+pyfs_start -m os -m json -m sys -m string -m locale -m re -m itertools -m pyfs_fixture \
+	-m pyfs_calls_fixture -m pyfs_calls_typed -m pyfs_calls_future
 cd "$WORK" || exit 1
 server=$(server_pid)
 
@@ -159,5 +159,53 @@ same_as "a builtin without a signature keeps the JSON rules" 0 $'{"a": [1]}\n' "
 same_as "a builtin's str default takes a str" 0 $'    7\n' "" "" lib/builtins/format 7 5
 same_as "too many arguments: bad usage as before" 2 "" "^TypeError: .*greet\(\)" "" \
 	$T/greet a b c
+
+# --- Iterators stream --------------------------------------------------------
+
+F=lib/pyfs_calls_fixture
+mkdir -p "$WORK/tree/sub"
+: >"$WORK/tree/file"
+same_as "a generator: one item per line, each by the output rules" 0 \
+	$'text\nline\nraw\n[1, "x"]\n{"k": null}\nrange(0, 2)\nnested\n' "" "" $F/items
+same_as "a False item fails the stream" 1 "" "" "" $F/falsy_items
+same_as "a generator raising half-way: the items, then the error" 1 $'0\n1\n' \
+	'^ValueError: half-way$' "" $F/half_way 2
+same_as "an iterable that is not an iterator keeps its str()" 0 $'3 2 1 go\n' "" "" \
+	$F/countdown
+same_as "range() is no iterator either" 0 $'range(0, 3)\n' "" "" lib/builtins/range 3
+same_as "os.walk" 0 $'["tree", ["sub"], ["file"]]\n["tree/sub", [], []]\n' "" "" \
+	lib/os/walk tree
+same_as "re.finditer" 0 \
+	$'<re.Match object; span=(0, 2), match=\'ab\'>\n<re.Match object; span=(4, 6), match=\'ad\'>\n' \
+	"" "" lib/re/finditer 'a[bd]' abacad
+same_as "a stream per stdin line" 0 $'x\nx\nx\n' "" $'1\n2\n' lib/itertools/repeat x -
+
+# endless_head SCRIPT: SCRIPT's endless stream through head -3, which must
+# end the pipeline (within a bound, so that a call that does not stream
+# fails instead of hanging), the call quietly gone with SIGPIPE's status.
+endless_head() {
+	local script=$1 marker=$WORK/endless.pid pid statuses
+	rm -f "$marker"
+	timeout 60 "$script" "$marker" 2>"$WORK/endless.err" | head -3 >"$WORK/endless.out"
+	statuses="${PIPESTATUS[*]}"
+	pid=$(cat "$marker" 2>/dev/null)
+	expect_eq "$script | head -3: 0 1 2" $'0\n1\n2' "$(cat "$WORK/endless.out")"
+	expect_eq "... ends with SIGPIPE's status, quietly" "141 0 " "$statuses $(cat "$WORK/endless.err")"
+	check "... and the call is gone" wait_for 10 gone_or_zombie "${pid:-0}"
+}
+
+gone_or_zombie() {
+	gone "$1" || [ "$(proc_state "$1")" = Z ]
+}
+
+endless_head "$MNT/$F/endless"
+endless_head "$(fallback_copy $F/endless)"
+
+for count in "$MNT/lib/itertools/count" "$(fallback_copy lib/itertools/count)"; do
+	timeout 60 "$count" 2>"$WORK/count.err" | head -3 >"$WORK/count.out"
+	status=${PIPESTATUS[0]}
+	expect_eq "$count | head -3: 0 1 2, SIGPIPE's status" $'0\n1\n2\nstatus 141' \
+		"$(cat "$WORK/count.out" "$WORK/count.err"; echo "status $status")"
+done
 
 pyfs_finish

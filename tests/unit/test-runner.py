@@ -355,5 +355,35 @@ class Flags(unittest.TestCase):
         self.assertRefused(positional_only, "a", runner._FLAG_ON, "unknown option '--a'")
 
 
+class Iterators(unittest.TestCase):
+    """What streams: an object that is its own iterator."""
+
+    def test_iterators(self):
+        import io
+        import itertools
+
+        def generator():
+            yield 1
+
+        for value in (generator(), map(str, [1]), zip([1], [2]), iter([1]),
+                      itertools.count(), io.StringIO("a\nb\n"), iter({"a": 1}.items())):
+            self.assertTrue(runner._is_iterator(value), value)
+
+    def test_iterables_that_are_not(self):
+        import email.message
+        import xml.etree.ElementTree as ElementTree
+
+        class Hostile:
+            __next__ = None
+
+            def __iter__(self):
+                raise RuntimeError("no")
+
+        for value in ("ab", b"ab", [1], (1,), {1}, frozenset(), {"a": 1}, range(3),
+                      ElementTree.fromstring("<a><b/></a>"), email.message.Message(),
+                      Hostile(), 3, None):
+            self.assertFalse(runner._is_iterator(value), value)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
