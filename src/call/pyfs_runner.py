@@ -204,16 +204,49 @@ def _run_dot(call):
     return status
 
 
-def _print_help(call, target):
+def _definition(target):
+    """Where target is defined, "FILE:LINE" (or "FILE" if the line is not
+    to be found); None for a builtin, or without a source file."""
     import inspect
     try:
-        signature = str(inspect.signature(target))
-    except (TypeError, ValueError):
-        signature = "(...)"
-    print(f"{call.name}{signature}")
+        # Where the code is, not the decorator's wrapper around it.
+        target = inspect.unwrap(target)
+        path = inspect.getsourcefile(target)
+        if path is None or not os.path.isfile(path):
+            # A frozen module's code (os, posixpath) names "<frozen posixpath>".
+            path = getattr(inspect.getmodule(target), "__file__", None)
+            if not path or not path.endswith(".py") or not os.path.isfile(path):
+                return None
+        try:
+            line = inspect.getsourcelines(target)[1]
+        except OSError:
+            code = getattr(getattr(target, "__func__", target), "__code__", None)
+            if code is None:
+                return path
+            line = code.co_firstlineno
+        return f"{path}:{line}"
+    except (TypeError, ValueError, OSError):
+        return None
+
+
+def _print_help(call, target):
+    """The signature, the docstring, how each parameter is given and decoded,
+    and where target is defined."""
+    import inspect
+    try:
+        signature = inspect.signature(target)
+    except Exception:
+        signature = None
+    print(f"{call.name}{'(...)' if signature is None else signature}")
     doc = inspect.getdoc(target)
     if doc:
         print("\n".join(f"    {line}" if line else "" for line in doc.splitlines()))
+    if signature is not None and signature.parameters:
+        print("\nParameters:")
+        print("\n".join(_parameter_help(_parameters_of(signature), target)))
+    where = _definition(target)
+    if where:
+        print(f"\nDefined in {where}")
 
 
 def _run(call):

@@ -39,7 +39,7 @@ _FLAG_OFF = object()    # --no-NAME
 
 _BOOL_WORDS = {"true": True, "yes": True, "1": True, "on": True,
                "false": False, "no": False, "0": False, "off": False}
-_BOOL_HELP = "true/false, yes/no, 1/0, on/off, in any case"
+_BOOL_HELP = "true/false, yes/no, 1/0 or on/off, in any case"
 
 # Types this file tells apart without importing the modules that name them.
 _FUNCTION = type(lambda: None)
@@ -307,3 +307,57 @@ def _plan(func, args, keywords):
         return _Plan(func, None)
     return _Plan(func, _signature(func))
 
+
+
+# --- What --help says about the parameters ------------------------------------
+
+def _shown(param):
+    """The name as a signature shows it: *args, **kwargs."""
+    return {_VAR_POSITIONAL: "*", _VAR_KEYWORD: "**"}.get(param.kind, "") + param.name
+
+
+def _how_given(param, kind):
+    if param.kind == _POSITIONAL_ONLY:
+        return "positional"
+    if param.kind == _VAR_POSITIONAL:
+        return "the remaining positional arguments"
+    if param.kind == _VAR_KEYWORD:
+        return "--NAME=VALUE for any other NAME"
+    options = [f"--{param.name}=VALUE"]
+    if kind == "bool":
+        options[:0] = [f"--{param.name}", f"--no-{param.name}"]
+    if param.kind == _POSITIONAL_OR_KEYWORD:
+        options.insert(0, "positional")
+    if len(options) == 1:
+        return options[0]
+    return ", ".join(options[:-1]) + " or " + options[-1]
+
+
+_DECODED = {
+    None: "a JSON literal, else a string",
+    "str": "a string, as typed",
+    "int": "an int",
+    "float": "a float",
+    "bool": "a bool",
+}
+
+
+def _parameter_help(params, func):
+    """One line per parameter of func, for --help: how it is given, how its
+    value is decoded, its default; then what a bool takes, if one does."""
+    width = min(max(len(_shown(p)) for p in params), 20)
+    lines = []
+    bools = False
+    for param in params:
+        kind = _kind(param, func)
+        bools = bools or kind == "bool"
+        line = f"  {_shown(param):<{width}}  {_how_given(param, kind)}; {_DECODED[kind]}"
+        if param.default is not _NOTHING:
+            try:
+                line += f"; default {param.default!r}"
+            except Exception:
+                pass    # a default whose repr() fails is left unsaid
+        lines.append(line)
+    if bools:
+        lines.append(f"A bool is {_BOOL_HELP}.")
+    return lines

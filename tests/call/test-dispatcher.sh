@@ -101,6 +101,16 @@ expect_help() {
   if ((${#why[@]})); then report fail "$what" "${why[@]}"; else report ok "$what"; fi
 }
 
+# expect_lacks DESCRIPTION STRING...: no fixed STRING is in the last run's stdout.
+expect_lacks() {
+  local what=$1 why=() string
+  shift
+  for string; do
+    grep -qF -- "$string" "$tmp/out" && why+=("stdout has $string")
+  done
+  if ((${#why[@]})); then report fail "$what" "${why[@]}"; else report ok "$what"; fi
+}
+
 # expect_err DESCRIPTION STATUS STDOUT PATTERN...: stderr matches each
 # extended regular expression (a leading ! negates).
 expect_err() {
@@ -234,12 +244,22 @@ expect "without -, stdin is left to the function" 0 $'hi\n\n'
 run "$bin/join" --help
 expect_help "--help of os.path.join: the signature and the docstring" \
   'join(a, *p)' 'Join two or more pathname components'
+expect_help "... how the parameters are given and decoded" \
+  'Parameters:' '  a   positional or --a=VALUE; a JSON literal, else a string' \
+  '  *p  the remaining positional arguments; a JSON literal, else a string'
+expect_help "... and where it is defined" "Defined in /" "/posixpath.py:"
+
+run "$bin/dumps" --help
+expect_help "--help of json.dumps: a bool default is a flag" \
+  '  sort_keys       --sort_keys, --no-sort_keys or --sort_keys=VALUE; a bool; default False' \
+  'A bool is true/false, yes/no, 1/0 or on/off, in any case.'
 
 run "$bin/join" --sep=x -h x
 expect_help "-h before the first positional is help" 'join(a, *p)'
 
 run "$bin/int" --help
 expect_help "--help without a signature: the docstring" 'int([x]) -> integer'
+expect_lacks "... and no parameters, nor a place for a builtin" 'Parameters:' 'Defined in'
 
 # --- Output -------------------------------------------------------------------
 

@@ -128,7 +128,7 @@ same_as "a bad float" 2 "" "parameter 'by': invalid float value: 'double'" "" \
 same_as "bool: yes" 0 $'HELLO X!\n' "" "" $T/greet --loud=yes x
 same_as "bool: Off" 0 $'hello x!\n' "" "" $T/greet --loud=Off x
 same_as "a bad bool names the words" 2 "" \
-	"parameter 'loud': invalid bool value: 'maybe' \(true/false, yes/no, 1/0, on/off" "" \
+	"parameter 'loud': invalid bool value: 'maybe' \(true/false, yes/no, 1/0 or on/off, in any case\)$" "" \
 	$T/greet --loud=maybe x
 same_as "bool: --loud" 0 $'HELLO X!\n' "" "" $T/greet --loud x
 same_as "bool: --no-loud" 0 $'hello x!\n' "" "" $T/greet --no-loud x
@@ -157,6 +157,31 @@ same_as "string annotations: bool" 0 $'AB\n' "" "" lib/pyfs_calls_future/label -
 same_as "a builtin without a signature keeps the JSON rules" 0 $'{"a": [1]}\n' "" "" \
 	lib/builtins/dict --a='[1]'
 same_as "a builtin's str default takes a str" 0 $'    7\n' "" "" lib/builtins/format 7 5
+typed_py=$(python3 -c 'import pyfs_calls_typed; print(pyfs_calls_typed.__file__)')
+line_of() { grep -n "^def $1(" "$typed_py" | cut -d: -f1; }
+same_as "--help: the parameters, how they are given and decoded, where it is defined" 0 \
+"pyfs_calls_typed.greet(name: str, punct: str = '!', *, loud: bool = False)
+    Greets name.
+
+Parameters:
+  name   positional or --name=VALUE; a string, as typed
+  punct  positional or --punct=VALUE; a string, as typed; default '!'
+  loud   --loud, --no-loud or --loud=VALUE; a bool; default False
+A bool is true/false, yes/no, 1/0 or on/off, in any case.
+
+Defined in $typed_py:$(line_of greet)
+" "" "" $T/greet --help
+same_as "--help: *args and **kwargs" 0 \
+"pyfs_calls_typed.anything(*args, **kwargs)
+
+Parameters:
+  *args     the remaining positional arguments; a JSON literal, else a string
+  **kwargs  --NAME=VALUE for any other NAME; a JSON literal, else a string
+
+Defined in $typed_py:$(line_of anything)
+" "" "" $T/anything -h
+same "--help: string annotations" "" lib/pyfs_calls_future/label --help
+same "--help of a builtin without a signature" "" lib/builtins/dict --help
 same_as "too many arguments: bad usage as before" 2 "" "^TypeError: .*greet\(\)" "" \
 	$T/greet a b c
 

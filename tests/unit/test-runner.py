@@ -139,7 +139,7 @@ class Rows(unittest.TestCase):
             self.assertIn(f"parameter '{name}': invalid {kind} value", message)
         with self.assertRaises(runner._ArgumentError) as caught:
             keyword(greet, "loud", "maybe")
-        self.assertIn("'maybe' (true/false, yes/no, 1/0, on/off, in any case)",
+        self.assertIn("'maybe' (true/false, yes/no, 1/0 or on/off, in any case)",
                       str(caught.exception))
 
     def test_bad_value_with_bytes_that_are_not_utf8(self):
@@ -353,6 +353,64 @@ class Flags(unittest.TestCase):
         self.assertRefused(dict, "x", runner._FLAG_ON, "unknown option '--x'")
         # A positional-only parameter has no keyword.
         self.assertRefused(positional_only, "a", runner._FLAG_ON, "unknown option '--a'")
+
+
+def decorate(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        return func(*args, **kwargs)
+    return wrapper
+
+
+@decorate
+def decorated(a: int):
+    pass
+
+
+class Where:
+    def method(self):
+        pass
+
+
+class Help(unittest.TestCase):
+    """--help: how each parameter is given and decoded, where the code is."""
+
+    def lines(self, func):
+        return runner._parameter_help(runner._signature(func), func)
+
+    def test_parameter_lines(self):
+        self.assertEqual(self.lines(positional_only), [
+            "  a  positional; an int",
+            "  b  positional or --b=VALUE; a string, as typed",
+            "  c  --c, --no-c or --c=VALUE; a bool",
+            "A bool is true/false, yes/no, 1/0 or on/off, in any case.",
+        ])
+        self.assertEqual(self.lines(variadic), [
+            "  first      positional or --first=VALUE; an int",
+            "  *rest      the remaining positional arguments; an int",
+            "  key        --key=VALUE; a string, as typed; default 'k'",
+            "  **options  --NAME=VALUE for any other NAME; a float",
+        ])
+        self.assertEqual(self.lines(FUTURE["future"])[4],
+                         "  other  positional or --other=VALUE; a JSON literal, else a string; "
+                         "default None")
+
+    def test_definition(self):
+        here = __file__     # as the code objects name it
+        with open(here) as f:
+            source = f.read().splitlines()
+
+        def line_of(start):
+            return next(i + 1 for i, line in enumerate(source) if line.startswith(start))
+
+        self.assertEqual(runner._definition(greet), f"{here}:{line_of('def greet(')}")
+        # The decorated function's place, not its wrapper's.
+        self.assertEqual(runner._definition(decorated), f"{here}:{line_of('@decorate')}")
+        self.assertEqual(runner._definition(Where().method),
+                         f"{here}:{line_of('    def method(self):')}")
+        self.assertEqual(runner._definition(Where), f"{here}:{line_of('class Where:')}")
+        for builtin in (len, dict, "x".split, functools.partial(greet, "x")):
+            self.assertIsNone(runner._definition(builtin), builtin)
 
 
 class Iterators(unittest.TestCase):
