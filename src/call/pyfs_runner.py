@@ -262,6 +262,43 @@ def _run(call):
     return _each_call(call, target)
 
 
+def _imported_target(call):
+    """The callable call names if its module is imported already, else
+    None (and for a dot/ file, whose object comes from stdin)."""
+    if call.dot is not None or call.module not in sys.modules:
+        return None
+    target = sys.modules[call.module]
+    try:
+        for attr in call.attrs:
+            target = getattr(target, attr)
+    except Exception:
+        return None
+    return target if callable(target) else None
+
+
+def completions(items, word):
+    """For shell completion (pyfsd's call server answers it): the options
+    that may complete word, the word being typed on a command line whose
+    earlier words make the runner items items (pyfs_call_runner_items()).
+    Those are --NAME= for each parameter that takes a keyword (but those
+    already given), --NAME and --no-NAME for a bool, and --help; none after
+    a positional argument, where options end (nor after "--", which the
+    items do not show: the caller knows). Imports nothing: a module not
+    imported yet offers --help alone."""
+    try:
+        call = _Call(items)
+    except ValueError:
+        return []
+    if call.args:
+        return []
+    words = ["--help"]
+    target = _imported_target(call)
+    params = _signature(target) if target is not None else None
+    if params:
+        words[:0] = _option_words(params, target, call.kwargs)
+    return [w for w in words if w.startswith(word)]
+
+
 def _die_of(signame, status):
     """Ends the process by the signal, as a C tool would end: a shell loop
     stops on SIGINT, pipefail sees SIGPIPE. Exits with status if the signal

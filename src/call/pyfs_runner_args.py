@@ -309,7 +309,7 @@ def _plan(func, args, keywords):
 
 
 
-# --- What --help says about the parameters ------------------------------------
+# --- What --help and shell completion say about the parameters --------------
 
 def _shown(param):
     """The name as a signature shows it: *args, **kwargs."""
@@ -361,3 +361,17 @@ def _parameter_help(params, func):
     if bools:
         lines.append(f"A bool is {_BOOL_HELP}.")
     return lines
+
+
+def _option_words(params, func, given=()):
+    """The options that name params of func, as shell completion offers
+    them: --NAME= for each that takes a keyword, --NAME and --no-NAME too
+    for a bool; none for the names in given, already on the command line."""
+    words = []
+    for param in params:
+        if param.kind not in _BY_KEYWORD or param.name in given:
+            continue
+        words.append(f"--{param.name}=")
+        if _kind(param, func) == "bool":
+            words += [f"--{param.name}", f"--no-{param.name}"]
+    return words

@@ -413,6 +413,86 @@ class Help(unittest.TestCase):
             self.assertIsNone(runner._definition(builtin), builtin)
 
 
+class Completions(unittest.TestCase):
+    """completions(): the options shell completion offers."""
+
+    MODULE = "pyfs_test_completions"
+
+    @classmethod
+    def setUpClass(cls):
+        module = type(sys)(cls.MODULE)
+        module.greet = greet
+        module.positional_only = positional_only
+        module.variadic = variadic
+        module.Where = Where
+        module.value = 3
+        exec(compile(textwrap.dedent("""\
+            from __future__ import annotations
+
+            def future(word: str, *, upper: bool = False):
+                pass
+            """), "<completions>", "exec", dont_inherit=True), module.__dict__)
+        sys.modules[cls.MODULE] = module
+
+    @classmethod
+    def tearDownClass(cls):
+        del sys.modules[cls.MODULE]
+
+    def complete(self, attrs, word, *more, module=None):
+        items = ["script=/mnt/lib/x/y", f"module={module or self.MODULE}"]
+        items += [f"attr={attr}" for attr in attrs.split(".")] + list(more)
+        return runner.completions(items, word)
+
+    def test_all_options(self):
+        self.assertEqual(self.complete("greet", ""),
+                         ["--name=", "--punct=", "--loud=", "--loud", "--no-loud", "--help"])
+
+    def test_prefix(self):
+        self.assertEqual(self.complete("greet", "--l"), ["--loud=", "--loud"])
+        self.assertEqual(self.complete("greet", "--no"), ["--no-loud"])
+        self.assertEqual(self.complete("greet", "--loud="), ["--loud="])
+        self.assertEqual(self.complete("greet", "--h"), ["--help"])
+        self.assertEqual(self.complete("greet", "x"), [])
+
+    def test_keywords_given_are_not_offered_again(self):
+        self.assertEqual(self.complete("greet", "--", "kw=punct=?", "flag=loud"),
+                         ["--name=", "--help"])
+        self.assertEqual(self.complete("greet", "--", "noflag=loud"),
+                         ["--name=", "--punct=", "--help"])
+
+    def test_no_options_after_a_positional(self):
+        self.assertEqual(self.complete("greet", "--", "arg=x"), [])
+        self.assertEqual(self.complete("greet", "--", "stdin"), [])
+
+    def test_kinds(self):
+        # Positional-only, *args and **kwargs take no --NAME=.
+        self.assertEqual(self.complete("positional_only", ""), ["--b=", "--c=", "--c", "--no-c",
+                                                                "--help"])
+        self.assertEqual(self.complete("variadic", ""), ["--first=", "--key=", "--help"])
+        self.assertEqual(self.complete("future", "--"),
+                         ["--word=", "--upper=", "--upper", "--no-upper", "--help"])
+        # Through the class, a method is a function: self is a parameter.
+        self.assertEqual(self.complete("Where.method", ""), ["--self=", "--help"])
+        self.assertEqual(self.complete("Where", ""), ["--help"])
+
+    def test_builtins(self):
+        self.assertEqual(self.complete("sorted", "--", module="builtins"),
+                         ["--key=", "--reverse=", "--reverse", "--no-reverse", "--help"])
+        self.assertEqual(self.complete("int", "--", module="builtins"), ["--help"])
+
+    def test_nothing_is_imported(self):
+        self.assertNotIn("pyfs_test_never_imported", sys.modules)
+        self.assertEqual(self.complete("f", "--", module="pyfs_test_never_imported"), ["--help"])
+        self.assertNotIn("pyfs_test_never_imported", sys.modules)
+
+    def test_what_is_no_callable(self):
+        self.assertEqual(self.complete("missing", "--"), ["--help"])
+        self.assertEqual(self.complete("value", "--"), ["--help"])
+        self.assertEqual(runner.completions(["script=/mnt/dot/split", "dot=split"], "--"),
+                         ["--help"])
+        self.assertEqual(runner.completions(["script=x", "nonsense"], "--"), [])
+
+
 class Iterators(unittest.TestCase):
     """What streams: an object that is its own iterator."""
 
