@@ -17,11 +17,10 @@
 #                   without a signature
 #
 # Reading a signature must not slow calls down. A plain Python function's is
-# read from its code object, for nothing. Other callables (builtins, classes,
-# decorated functions) need inspect, an import of several milliseconds that
-# python3 would pay on every call (pyfsd's call server has it loaded), so it
-# is skipped where it cannot change anything: no arguments, or a builtin
-# whose text signature has no str or bool default.
+# read from its code object, a builtin's from its text signature, for next
+# to nothing. Only other callables (classes, decorated functions) need
+# inspect, an import of several milliseconds that python3 pays on each call
+# (pyfsd's call server has it loaded). A call without arguments reads none.
 
 import sys
 
@@ -34,6 +33,7 @@ _POSITIONAL_ONLY, _POSITIONAL_OR_KEYWORD, _VAR_POSITIONAL, _KEYWORD_ONLY, _VAR_K
 _BY_KEYWORD = (_POSITIONAL_OR_KEYWORD, _KEYWORD_ONLY)
 
 _NOTHING = object()     # no default, no annotation
+_OTHER = object()       # a builtin's default that is neither a str nor a bool
 _FLAG_ON = object()     # --NAME, as a keyword's value
 _FLAG_OFF = object()    # --no-NAME
 
@@ -70,6 +70,10 @@ class _UsageError(Exception):
 class _ArgumentError(_UsageError):
     """An argument or an option the signature refuses: reported as pyfs-call
     reports a bad command line."""
+
+
+class _Unreadable(Exception):
+    """A text signature left to inspect."""
 
 
 class _Param:
@@ -146,14 +150,105 @@ def _parameters_of(signature):
             for p in signature.parameters.values()]
 
 
+def _split_text_signature(text):
+    """The parameters in a text signature's parentheses, as written: split
+    at the commas outside quotes and brackets."""
+    parts = []
+    start = depth = 0
+    quote = None
+    escaped = False
+    for i, c in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == quote:
+                quote = None
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    parts.append(text[start:].strip())
+    return [part for part in parts if part]
+
+
+def _text_default(text):
+    """A default as a text signature writes it, standing for its type only:
+    "" for a str, the bool for a bool, _OTHER for another literal. An
+    expression (sys.maxsize, <unrepresentable>) is inspect's to evaluate."""
+    if text[:1] in ("'", '"'):
+        return ""
+    if text in ("True", "False"):
+        return text == "True"
+    if text in ("None", "()") or text[:2] in ("b'", 'b"'):
+        return _OTHER
+    try:
+        if text[:1] in "-+.0123456789":
+            float(text)
+            return _OTHER
+    except ValueError:
+        pass
+    raise _Unreadable(text)
+
+
+def _text_parameters(func):
+    """A builtin's parameters as inspect reads them from its text signature,
+    "($module, iterable, /, *, key=None, reverse=False)", but without
+    inspect; the defaults stand for their type only (_text_default()).
+    None without a text signature (no signature at all); _Unreadable for
+    one this leaves to inspect."""
+    text = func.__text_signature__
+    if text is None:
+        return None
+    text = text.strip()
+    if text[:1] != "(" or text[-1:] != ")":
+        raise _Unreadable(text)
+    params = []
+    kind = _POSITIONAL_OR_KEYWORD
+    for i, part in enumerate(_split_text_signature(text[1:-1])):
+        name, eq, default = (s.strip() for s in part.partition("="))
+        if i == 0 and name[:1] == "$":
+            # The object the builtin is bound to, a module or an instance.
+            if getattr(func, "__self__", None) is None:
+                params.append(_Param(name[1:], _POSITIONAL_ONLY, _NOTHING, _NOTHING))
+            continue
+        if name == "/":
+            for param in params:
+                param.kind = _POSITIONAL_ONLY
+            continue
+        if name == "*":
+            kind = _KEYWORD_ONLY
+            continue
+        if name[:2] == "**":
+            name, param_kind = name[2:], _VAR_KEYWORD
+        elif name[:1] == "*":
+            name, param_kind, kind = name[1:], _VAR_POSITIONAL, _KEYWORD_ONLY
+        else:
+            param_kind = kind
+        if not name.isidentifier() or eq and param_kind in (_VAR_POSITIONAL, _VAR_KEYWORD):
+            raise _Unreadable(text)
+        params.append(_Param(name, param_kind, _text_default(default) if eq else _NOTHING,
+                             _NOTHING))
+    return params
+
+
 def _signature(func):
     """func's parameters, a list of _Param, or None if it has no signature
     (many builtins): then its arguments are all JSON literals."""
     params = _code_parameters(func)
     if params is not None:
         return params
-    if type(func) is _BUILTIN and func.__text_signature__ is None:
-        return None     # inspect reads a builtin's signature from there alone
+    if type(func) is _BUILTIN:
+        try:
+            return _text_parameters(func)
+        except _Unreadable:
+            pass
     import inspect
     try:
         return _parameters_of(inspect.signature(func))
@@ -161,15 +256,6 @@ def _signature(func):
         # TypeError or ValueError for no signature; anything from a broken
         # __signature__ or __wrapped__: the call is still made, as before.
         return None
-
-
-def _untyped_builtin(func):
-    """A builtin whose signature has no str or bool default (nor can it have
-    annotations): all its arguments are JSON literals, as without one."""
-    if type(func) is not _BUILTIN:
-        return False
-    text = func.__text_signature__
-    return text is None or not any(mark in text for mark in ("='", '="', "=True", "=False"))
 
 
 def _namespace(func):
@@ -300,10 +386,9 @@ class _Plan:
 
 def _plan(func, args, keywords):
     """The plan for calls of func with the positional arguments args and the
-    keyword arguments keywords (name: raw value): the signature is read
-    only if it may change what they decode to."""
-    flags = any(raw is _FLAG_ON or raw is _FLAG_OFF for raw in keywords.values())
-    if not flags and (not args and not keywords or _untyped_builtin(func)):
+    keyword arguments keywords (name: raw value): without any, no signature
+    is read."""
+    if not args and not keywords:
         return _Plan(func, None)
     return _Plan(func, _signature(func))
 

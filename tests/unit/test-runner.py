@@ -276,6 +276,87 @@ class Signatures(unittest.TestCase):
         self.assertIsNone(runner._signature(dict))
         self.assertIsNone(runner._signature(getattr))
 
+    @staticmethod
+    def builtins():
+        """Builtin functions and methods, bound to modules and to objects."""
+        import importlib
+        found = {}
+        objects = ["", b"", bytearray(), [], {}, set(), 1, 1.5, 1j, memoryview(b"")]
+        for name in ("builtins", "operator", "os", "math", "itertools", "functools", "io",
+                     "time", "re", "codecs", "select", "signal", "socket", "binascii",
+                     "zlib", "struct", "array", "sys", "marshal", "random", "json",
+                     "pickle", "datetime", "unicodedata", "csv", "heapq", "bisect", "gc"):
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+            objects.append(module)
+            objects += [getattr(module, attr, None) for attr in dir(module)]
+        for obj in objects:
+            for attr in dir(obj):
+                try:
+                    value = getattr(obj, attr)
+                except Exception:
+                    continue
+                if type(value) is runner._BUILTIN:
+                    found.setdefault((id(obj), attr), value)
+        return list(found.values())
+
+    def test_builtins_read_as_inspect_reads_them(self):
+        def default(value):
+            return {str: "str", bool: "bool"}.get(type(value), value is runner._NOTHING)
+
+        read = 0
+        builtins = self.builtins()
+        for func in builtins:
+            try:
+                fast = runner._text_parameters(func)
+            except runner._Unreadable:
+                continue
+            read += 1
+            try:
+                slow = runner._parameters_of(inspect.signature(func))
+            except ValueError:
+                slow = None
+            if fast is None or slow is None:
+                self.assertIs(fast, slow, func)
+                continue
+            self.assertEqual([(p.name, p.kind, default(p.default)) for p in fast],
+                             [(p.name, p.kind, default(p.default)) for p in slow], func)
+        # Only a few (sys.maxsize defaults and the like) are left to inspect.
+        self.assertGreater(len(builtins), 1000)
+        self.assertGreater(read / len(builtins), 0.95)
+
+    def test_text_signatures(self):
+        cases = {
+            "($module, iterable, /, *, key=None, reverse=False)":
+                [("iterable", 0, True), ("key", 3, False), ("reverse", 3, "bool")],
+            "($module, /, *args, sep=' ', end='\\n', file=None, flush=False)":
+                [("args", 2, True), ("sep", 3, "str"), ("end", 3, "str"), ("file", 3, False),
+                 ("flush", 3, "bool")],
+            "($self, /, sep=', (', n=-1.5, **kw)":
+                [("sep", 1, "str"), ("n", 1, False), ("kw", 4, True)],
+        }
+        for text, expected in cases.items():
+            params = runner._text_parameters(TextSignature(text))
+            self.assertEqual([(p.name, p.kind, {str: "str", bool: "bool"}.get(
+                type(p.default), p.default is runner._NOTHING)) for p in params], expected)
+        # Bound to nothing, the first parameter stays, positional-only.
+        unbound = runner._text_parameters(TextSignature("($type, x)", bound_to=None))
+        self.assertEqual([(p.name, p.kind) for p in unbound], [("type", 0), ("x", 1)])
+        for text in ("($module, n=sys.maxsize)", "(a=<unrepresentable>)", "no parentheses",
+                     "(a-b)", "(*a=1)"):
+            with self.assertRaises(runner._Unreadable, msg=text):
+                runner._text_parameters(TextSignature(text))
+
+
+class TextSignature:
+    """What _text_parameters() reads of a builtin."""
+
+    def __init__(self, text, bound_to=sys):
+        self.__text_signature__ = text
+        self.__self__ = bound_to
+
 
 class NoInspect(unittest.TestCase):
     """python3 pays for every import a call makes: inspect is imported only
@@ -306,6 +387,8 @@ class NoInspect(unittest.TestCase):
                                        (operator.add, ["1", "2"], {}),
                                        (getattr, ["1"], {"x": ","}),
                                        ("x".split, ["1"], {"maxsplit": "2"}),
+                                       (sorted, ["[1]"], {"reverse": runner._FLAG_ON}),
+                                       (print, ["1"], {"sep": "2"}),
                                        ("x".encode, [], {})):
                 plan = runner._plan(func, args, kwargs)
                 [plan.positional(i, a) for i, a in enumerate(args)]
@@ -315,7 +398,10 @@ class NoInspect(unittest.TestCase):
 
     def test_inspect_where_it_is_needed(self):
         imported = self.imported_after("""\
-            runner._plan(print, ["x"], {"sep": ","})
+            class Greeter:
+                def __init__(self, name: str):
+                    pass
+            runner._plan(Greeter, ["x"], {})
             """)
         self.assertIn("inspect", imported)
 
