@@ -28,6 +28,7 @@ void pyfs_call_args_free(PyfsCallArgs *args)
 		return;
 	g_clear_pointer(&args->kw_names, g_ptr_array_unref);
 	g_clear_pointer(&args->kw_values, g_ptr_array_unref);
+	g_clear_pointer(&args->kw_forms, g_array_unref);
 	g_clear_pointer(&args->positional, g_ptr_array_unref);
 	g_free(args);
 }
@@ -213,27 +214,39 @@ static gboolean usage_error(GError **error, const char *fmt, ...)
 	return FALSE;
 }
 
+#define NO_PREFIX "no-"
+
+/*
+ * --NAME=VALUE, --NAME or --no-NAME, NAME a Python identifier. Whether
+ * NAME takes a flag is the runner's to say, with the signature.
+ */
 static gboolean args_add_keyword(PyfsCallArgs *args, const char *arg, GError **error)
 {
-	const char *eq = strchr(arg + 2, '=');
+	const char *option = arg + 2;
+	const char *eq = strchr(option, '=');
 	/* GError messages are UTF-8, arguments need not be. */
 	g_autofree char *shown = g_utf8_make_valid(arg, -1);
-	g_autofree char *name = NULL;
+	g_autofree char *name = eq ? g_strndup(option, eq - option) : g_strdup(option);
+	PyfsCallKwForm form = eq ? PYFS_CALL_KW_VALUE : PYFS_CALL_KW_FLAG;
 
-	if (!eq)
-		return usage_error(error, "unknown option '%s' (keyword arguments are "
-				   "--NAME=VALUE; put '--' before arguments that start with '-')",
-				   shown);
-	name = g_strndup(arg + 2, eq - (arg + 2));
+	if (g_str_has_prefix(name, NO_PREFIX) && pyfs_call_is_identifier(name + strlen(NO_PREFIX))) {
+		g_autofree char *negated = g_steal_pointer(&name);
+
+		if (eq)
+			return usage_error(error, "option '%s': --no-NAME takes no value", shown);
+		name = g_strdup(negated + strlen(NO_PREFIX));
+		form = PYFS_CALL_KW_NO_FLAG;
+	}
 	if (!pyfs_call_is_identifier(name))
-		return usage_error(error, "invalid keyword argument '%s' (NAME in --NAME=VALUE "
-				   "must be a Python identifier; put '--' before arguments that "
-				   "start with '-')", shown);
+		return usage_error(error, "invalid option '%s' (options are --NAME=VALUE, or "
+				   "--NAME and --no-NAME for a bool, NAME a Python identifier; put "
+				   "'--' before arguments that start with '-')", shown);
 	for (guint i = 0; i < args->kw_names->len; i++)
 		if (strcmp(args->kw_names->pdata[i], name) == 0)
 			return usage_error(error, "keyword argument '%s' given twice", name);
 	g_ptr_array_add(args->kw_names, g_steal_pointer(&name));
-	g_ptr_array_add(args->kw_values, g_strdup(eq + 1));
+	g_ptr_array_add(args->kw_values, eq ? g_strdup(eq + 1) : NULL);
+	g_array_append_val(args->kw_forms, form);
 	return TRUE;
 }
 
@@ -250,6 +263,7 @@ PyfsCallArgs *pyfs_call_args_parse(int argc, const char *const *argv, GError **e
 
 	args->kw_names = g_ptr_array_new_with_free_func(g_free);
 	args->kw_values = g_ptr_array_new_with_free_func(g_free);
+	args->kw_forms = g_array_new(FALSE, FALSE, sizeof(PyfsCallKwForm));
 	args->positional = g_ptr_array_new_with_free_func(g_free);
 	args->stdin_slot = -1;
 
@@ -289,6 +303,8 @@ PyfsCallArgs *pyfs_call_args_parse(int argc, const char *const *argv, GError **e
  *   dot=NAME             dot/ file instead of module/attr
  *   help                 -h/--help was given
  *   kw=NAME=VALUE        a keyword argument, raw
+ *   flag=NAME            --NAME, True for a bool parameter
+ *   noflag=NAME          --no-NAME, False for a bool parameter
  *   arg=VALUE            a positional argument, raw
  *   stdin                the stdin slot, in its place among the arg= items
  *
@@ -311,9 +327,22 @@ GPtrArray *pyfs_call_runner_items(const char *script_path, const PyfsCallScript 
 	}
 	if (args->help)
 		g_ptr_array_add(items, g_strdup("help"));
-	for (guint i = 0; i < args->kw_names->len; i++)
-		g_ptr_array_add(items, g_strconcat("kw=", args->kw_names->pdata[i], "=",
-						   args->kw_values->pdata[i], NULL));
+	for (guint i = 0; i < args->kw_names->len; i++) {
+		const char *name = args->kw_names->pdata[i];
+
+		switch (g_array_index(args->kw_forms, PyfsCallKwForm, i)) {
+		case PYFS_CALL_KW_VALUE:
+			g_ptr_array_add(items, g_strconcat("kw=", name, "=",
+							   args->kw_values->pdata[i], NULL));
+			break;
+		case PYFS_CALL_KW_FLAG:
+			g_ptr_array_add(items, g_strconcat("flag=", name, NULL));
+			break;
+		case PYFS_CALL_KW_NO_FLAG:
+			g_ptr_array_add(items, g_strconcat("noflag=", name, NULL));
+			break;
+		}
+	}
 	for (guint i = 0; i < args->positional->len; i++) {
 		if ((int)i == args->stdin_slot)
 			g_ptr_array_add(items, g_strdup("stdin"));

@@ -39,11 +39,20 @@ typedef struct {
 	char *socket;		/* pyfsd's call server (absolute path), or NULL */
 } PyfsCallScript;
 
-/* The caller's command line, split per DESIGN 4. */
+/* How a keyword argument was given. Whether a flag is allowed depends on
+ * the signature, which only the runner knows. */
+typedef enum {
+	PYFS_CALL_KW_VALUE,	/* --NAME=VALUE */
+	PYFS_CALL_KW_FLAG,	/* --NAME */
+	PYFS_CALL_KW_NO_FLAG,	/* --no-NAME */
+} PyfsCallKwForm;
+
+/* The caller's command line, split as README's "Executables" says. */
 typedef struct {
 	gboolean help;		/* -h/--help before the first positional */
 	GPtrArray *kw_names;	/* char *, Python identifiers, unique, in order */
-	GPtrArray *kw_values;	/* char *, raw, same length as kw_names */
+	GPtrArray *kw_values;	/* char *, raw, same length as kw_names; NULL for a flag */
+	GArray *kw_forms;	/* PyfsCallKwForm, same length as kw_names */
 	GPtrArray *positional;	/* char *, raw, the stdin slot included as "-" */
 	int stdin_slot;		/* index in positional of the first lone "-", or -1 */
 } PyfsCallArgs;

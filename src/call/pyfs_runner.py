@@ -1,18 +1,20 @@
-# pyfs_runner.py: runs one call of a pyfs executable file (DESIGN 4).
+# pyfs_runner.py: runs one call of a pyfs executable file (README,
+# "Executables").
 #
 # pyfs-call runs it as `python -c SOURCE ITEM...` in the caller's own process
 # (after exec), and pyfsd's call server (src/pyfs-callserver.c) loads it and
 # runs forked_main(items, environ, ignored) in a child per call. Both have
-# it built in (embed-runner.py): the very same code on both paths.
+# it built in (embed-runner.py, after pyfs_runner_args.py, which decodes
+# the arguments): the very same code on both paths.
 # The items are written by pyfs_call_runner_items() in pyfs-callargs.c:
 #
 #   script=PATH  module=NAME  attr=NAME...  |  dot=NAME
-#   help  kw=NAME=VALUE...  arg=VALUE | stdin ...
+#   help  kw=NAME=VALUE | flag=NAME | noflag=NAME ...  arg=VALUE | stdin ...
 #
-# Values arrive raw; decoding them as JSON literals happens here so that
-# every call path decodes them the same way. The modules that cost time to
-# import (json pulls in re and enum, several milliseconds per call) are only
-# imported when a call needs them.
+# Values arrive raw; decoding them, by the callable's signature, happens
+# here so that every call path decodes them the same way. The modules that
+# cost time to import (json pulls in re and enum, inspect many more,
+# several milliseconds per call) are only imported when a call needs them.
 
 import sys
 
@@ -26,14 +28,6 @@ import os
 
 EXIT_USAGE = 2
 _STDIN = object()
-
-# The first character of anything json.loads accepts, NaN and Infinity
-# included: other arguments are strings without importing json.
-_JSON_START = frozenset('-0123456789"[{tfnNI')
-
-
-class _UsageError(Exception):
-    """Bad usage: reported with a pointer to --help, exit status 2."""
 
 
 class _Call:
@@ -61,6 +55,10 @@ class _Call:
             elif key == "kw" and "=" in value:
                 name, _, raw = value.partition("=")
                 self.kwargs[name] = raw
+            elif key == "flag" and eq:
+                self.kwargs[value] = _FLAG_ON
+            elif key == "noflag" and eq:
+                self.kwargs[value] = _FLAG_OFF
             elif key == "arg" and eq:
                 self.args.append(value)
             elif item == "stdin" and self.stdin_slot is None:
@@ -76,25 +74,39 @@ class _Call:
         return ".".join([self.module] + self.attrs)
 
 
-def _decode(raw):
-    """An argument as the JSON literal it is, else as the string itself."""
-    start = raw.lstrip(" \t\r\n")[:1]
-    if not start or start not in _JSON_START:
-        return raw
-    import json
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        return raw
-
-
-def _stdin_values():
-    """Each line of stdin, newline stripped, decoded like an argument."""
+def _stdin_lines():
+    """Each line of stdin, newline stripped, raw as an argument is."""
     # Bytes, decoded as argv is, so that any line comes through.
     for line in sys.stdin.buffer:
         if line.endswith(b"\n"):
             line = line[:-1]
-        yield _decode(os.fsdecode(line))
+        yield os.fsdecode(line)
+
+
+def _is_iterator(value):
+    """Whether value is its own iterator (a generator, map, zip, a file's
+    lines, a database cursor): what it stands for is its items. An iterable
+    that is not (an email Message, an XML Element) is printed whole: its
+    text is what a reader wants, not its parts."""
+    try:
+        return hasattr(type(value), "__next__") and iter(value) is value
+    except Exception:
+        return False
+
+
+def _stream(iterator):
+    """Prints each item as it comes, by the output rules; returns the exit
+    status they ask for, 1 if any item is False. A reader that goes away
+    (| head) ends the call at the next item, as SIGPIPE ends a filter."""
+    status = 0
+    for item in iterator:
+        if isinstance(item, str) and item.endswith("\n"):
+            # A line that ends itself, as a text file's lines do.
+            sys.stdout.write(item)
+        else:
+            status = _output(item) or status
+        sys.stdout.flush()
+    return status
 
 
 def _output(result):
@@ -109,6 +121,8 @@ def _output(result):
         return 0
     if isinstance(result, str):
         text = result
+    elif _is_iterator(result):
+        return _stream(result)
     else:
         import json
         try:
@@ -144,22 +158,25 @@ def _invoke(func, args, kwargs):
         raise
 
 
-def _arguments(call, stdin_value):
-    """The call's arguments, decoded afresh for each call: a callee that
-    mutates a list it was given must not change the next line's call."""
-    args = [stdin_value if a is _STDIN else _decode(a) for a in call.args]
-    kwargs = {name: _decode(raw) for name, raw in call.kwargs.items()}
+def _arguments(call, stdin_line, plan):
+    """The call's arguments, decoded by plan (_plan()) with stdin_line in the
+    stdin slot, afresh for each call: a callee that mutates a list it was
+    given must not change the next line's call."""
+    args = [plan.positional(i, stdin_line if raw is _STDIN else raw)
+            for i, raw in enumerate(call.args)]
+    kwargs = {name: plan.keyword(name, raw) for name, raw in call.kwargs.items()}
     return args, kwargs
 
 
 def _each_call(call, func):
     """Calls func once, or once per stdin line; returns the exit status."""
+    plan = _plan(func, call.args, call.kwargs)
     if call.stdin_slot is None:
-        return _output(_invoke(func, *_arguments(call, None)))
+        return _output(_invoke(func, *_arguments(call, None, plan)))
     status = 0
-    for value in _stdin_values():
+    for line in _stdin_lines():
         # Any False fails the whole run, as with test(1) over all lines.
-        status = _output(_invoke(func, *_arguments(call, value))) or status
+        status = _output(_invoke(func, *_arguments(call, line, plan))) or status
         # One result per line, as it comes: the input may be a live stream.
         sys.stdout.flush()
     return status
@@ -172,13 +189,14 @@ def _run_dot(call):
               f"if it is callable\n(echo Hello world | dot/split).")
         return 0
     status = 0
-    for obj in _stdin_values():
+    for line in _stdin_lines():
+        obj = _decode(line)
         value = getattr(obj, call.dot)
-        # Stdin holds the objects here, so "-" is just a string (dot/split -).
-        args, kwargs = _arguments(call, "-")
         if callable(value):
-            value = _invoke(value, args, kwargs)
-        elif args or kwargs:
+            # Stdin holds the objects here, so "-" is just a string (dot/split -).
+            plan = _plan(value, call.args, call.kwargs)
+            value = _invoke(value, *_arguments(call, "-", plan))
+        elif call.args or call.kwargs:
             raise _UsageError(f"TypeError: {type(obj).__name__}.{call.dot} is not "
                               f"callable and takes no arguments")
         status = _output(value) or status
@@ -186,16 +204,49 @@ def _run_dot(call):
     return status
 
 
-def _print_help(call, target):
+def _definition(target):
+    """Where target is defined, "FILE:LINE" (or "FILE" if the line is not
+    to be found); None for a builtin, or without a source file."""
     import inspect
     try:
-        signature = str(inspect.signature(target))
-    except (TypeError, ValueError):
-        signature = "(...)"
-    print(f"{call.name}{signature}")
+        # Where the code is, not the decorator's wrapper around it.
+        target = inspect.unwrap(target)
+        path = inspect.getsourcefile(target)
+        if path is None or not os.path.isfile(path):
+            # A frozen module's code (os, posixpath) names "<frozen posixpath>".
+            path = getattr(inspect.getmodule(target), "__file__", None)
+            if not path or not path.endswith(".py") or not os.path.isfile(path):
+                return None
+        try:
+            line = inspect.getsourcelines(target)[1]
+        except OSError:
+            code = getattr(getattr(target, "__func__", target), "__code__", None)
+            if code is None:
+                return path
+            line = code.co_firstlineno
+        return f"{path}:{line}"
+    except (TypeError, ValueError, OSError):
+        return None
+
+
+def _print_help(call, target):
+    """The signature, the docstring, how each parameter is given and decoded,
+    and where target is defined."""
+    import inspect
+    try:
+        signature = inspect.signature(target)
+    except Exception:
+        signature = None
+    print(f"{call.name}{'(...)' if signature is None else signature}")
     doc = inspect.getdoc(target)
     if doc:
         print("\n".join(f"    {line}" if line else "" for line in doc.splitlines()))
+    if signature is not None and signature.parameters:
+        print("\nParameters:")
+        print("\n".join(_parameter_help(_parameters_of(signature), target)))
+    where = _definition(target)
+    if where:
+        print(f"\nDefined in {where}")
 
 
 def _run(call):
@@ -209,6 +260,43 @@ def _run(call):
         _print_help(call, target)
         return 0
     return _each_call(call, target)
+
+
+def _imported_target(call):
+    """The callable call names if its module is imported already, else
+    None (and for a dot/ file, whose object comes from stdin)."""
+    if call.dot is not None or call.module not in sys.modules:
+        return None
+    target = sys.modules[call.module]
+    try:
+        for attr in call.attrs:
+            target = getattr(target, attr)
+    except Exception:
+        return None
+    return target if callable(target) else None
+
+
+def completions(items, word):
+    """For shell completion (pyfsd's call server answers it): the options
+    that may complete word, the word being typed on a command line whose
+    earlier words make the runner items items (pyfs_call_runner_items()).
+    Those are --NAME= for each parameter that takes a keyword (but those
+    already given), --NAME and --no-NAME for a bool, and --help; none after
+    a positional argument, where options end (nor after "--", which the
+    items do not show: the caller knows). Imports nothing: a module not
+    imported yet offers --help alone."""
+    try:
+        call = _Call(items)
+    except ValueError:
+        return []
+    if call.args:
+        return []
+    words = ["--help"]
+    target = _imported_target(call)
+    params = _signature(target) if target is not None else None
+    if params:
+        words[:0] = _option_words(params, target, call.kwargs)
+    return [w for w in words if w.startswith(word)]
 
 
 def _die_of(signame, status):
@@ -267,7 +355,9 @@ def _report(exc, call):
     _flush_stdout(quiet=True)
     if isinstance(exc, _UsageError):
         cause = exc.args[0]
-        if isinstance(cause, BaseException):
+        if isinstance(exc, _ArgumentError):
+            sys.stderr.write(f"pyfs-call: {call.script}: {cause}\n")
+        elif isinstance(cause, BaseException):
             sys.stderr.write("".join(traceback.format_exception_only(type(cause), cause)))
         else:
             sys.stderr.write(f"{cause}\n")

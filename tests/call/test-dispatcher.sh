@@ -101,6 +101,16 @@ expect_help() {
   if ((${#why[@]})); then report fail "$what" "${why[@]}"; else report ok "$what"; fi
 }
 
+# expect_lacks DESCRIPTION STRING...: no fixed STRING is in the last run's stdout.
+expect_lacks() {
+  local what=$1 why=() string
+  shift
+  for string; do
+    grep -qF -- "$string" "$tmp/out" && why+=("stdout has $string")
+  done
+  if ((${#why[@]})); then report fail "$what" "${why[@]}"; else report ok "$what"; fi
+}
+
 # expect_err DESCRIPTION STATUS STDOUT PATTERN...: stderr matches each
 # extended regular expression (a leading ! negates).
 expect_err() {
@@ -157,6 +167,18 @@ expect "json.dumps --indent=2: keyword and JSON literal" 0 $'{\n  "a": [\n    1,
 
 run "$bin/dumps" --sort_keys=true '{"b":1,"a":2}'
 expect "keyword values are decoded (true)" 0 $'{"a": 2, "b": 1}\n'
+
+run "$bin/dumps" --sort_keys '{"b":1,"a":2}'
+expect "--NAME for a parameter with a bool default is True" 0 $'{"a": 2, "b": 1}\n'
+
+run "$bin/dumps" --no-ensure_ascii '"Ã©"'
+expect "--no-NAME is False" 0 $'"Ã©"\n'
+
+run "$bin/dumps" --sort_keys=Yes --ensure_ascii=off '{"b":"Ã©","a":2}'
+expect "a bool default takes yes and off" 0 $'{"a": 2, "b": "Ã©"}\n'
+
+run "$bin/add" 2.5 true
+expect "a builtin without str or bool defaults: JSON literals" 0 $'3.5\n'
 
 run "$bin/add" 2 3
 expect "numbers are decoded as numbers" 0 $'5\n'
@@ -222,12 +244,22 @@ expect "without -, stdin is left to the function" 0 $'hi\n\n'
 run "$bin/join" --help
 expect_help "--help of os.path.join: the signature and the docstring" \
   'join(a, *p)' 'Join two or more pathname components'
+expect_help "... how the parameters are given and decoded" \
+  'Parameters:' '  a   positional or --a=VALUE; a JSON literal, else a string' \
+  '  *p  the remaining positional arguments; a JSON literal, else a string'
+expect_help "... and where it is defined" "Defined in /" "/posixpath.py:"
+
+run "$bin/dumps" --help
+expect_help "--help of json.dumps: a bool default is a flag" \
+  '  sort_keys       --sort_keys, --no-sort_keys or --sort_keys=VALUE; a bool; default False' \
+  'A bool is true/false, yes/no, 1/0 or on/off, in any case.'
 
 run "$bin/join" --sep=x -h x
 expect_help "-h before the first positional is help" 'join(a, *p)'
 
 run "$bin/int" --help
 expect_help "--help without a signature: the docstring" 'int([x]) -> integer'
+expect_lacks "... and no parameters, nor a place for a builtin" 'Parameters:' 'Defined in'
 
 # --- Output -------------------------------------------------------------------
 
@@ -321,7 +353,39 @@ run "$bin/join" --=x
 expect_err "--=x: usage error" 2 '' '^pyfs-call: '
 
 run "$bin/join" --flag x
-expect_err "--flag without a value: usage error" 2 '' '^pyfs-call: .*--flag'
+expect_err "--flag that names no parameter: usage error" 2 '' \
+  "^pyfs-call: .*/join: unknown option '--flag'" "^Try '.*join --help'\\.$"
+
+run "$bin/join" --no-such x
+expect_err "--no-NAME that names no parameter: usage error" 2 '' \
+  "^pyfs-call: .*/join: unknown option '--no-such'"
+
+run "$bin/dumps" --pretty '[1]'
+expect_err "--NAME that falls into **kwargs: a value is needed" 2 '' \
+  "^pyfs-call: .*/dumps: option '--pretty' needs a value: --pretty=VALUE"
+
+run "$bin/dumps" --indent '[1]'
+expect_err "--NAME for a parameter that is no bool: usage error" 2 '' \
+  "^pyfs-call: .*/dumps: option '--indent' needs a value: --indent=VALUE"
+
+run "$bin/dumps" --no-indent '[1]'
+expect_err "--no-NAME for a parameter that is no bool: usage error" 2 '' \
+  "^pyfs-call: .*/dumps: option '--no-indent': --no-NAME is for bool parameters only"
+
+run "$bin/dumps" --sort_keys=maybe '[1]'
+expect_err "a bad bool value: usage error naming the parameter" 2 '' \
+  "^pyfs-call: .*/dumps: parameter 'sort_keys': invalid bool value: 'maybe'"
+
+run "$bin/int" --base '7'
+expect_err "--NAME for a callable without a signature: usage error" 2 '' \
+  "^pyfs-call: .*/int: unknown option '--base'"
+
+run "$bin/dumps" --no-sort_keys=1 '[1]'
+expect_err "--no-NAME=VALUE: usage error before python3 starts" 2 '' \
+  "^pyfs-call: .*/dumps: option '--no-sort_keys=1': --no-NAME takes no value"
+
+run "$bin/dumps" --sort_keys --no-sort_keys '[1]'
+expect_err "a flag given twice: usage error" 2 '' '^pyfs-call: .*twice'
 
 run "$bin/dumps" --indent=1 --indent=2 1
 expect_err "a keyword given twice: usage error" 2 '' '^pyfs-call: .*twice'

@@ -15,7 +15,7 @@
 
 /* What the runner protocol items start with (pyfs_call_runner_items()). */
 static const char *const item_prefixes[] = {
-	"script=", "module=", "attr=", "dot=", "kw=", "arg=", NULL,
+	"script=", "module=", "attr=", "dot=", "kw=", "flag=", "noflag=", "arg=", NULL,
 };
 
 static gboolean is_dotted_identifier(const char *name)
@@ -79,9 +79,16 @@ static void check_args(int argc, const char *const *argv, const PyfsCallArgs *ar
 	int first_dash = -1;
 
 	g_assert_cmpuint(args->kw_names->len, ==, args->kw_values->len);
+	g_assert_cmpuint(args->kw_names->len, ==, args->kw_forms->len);
 	g_assert_cmpuint(args->kw_names->len + args->positional->len, <=, (guint)argc);
 	for (guint i = 0; i < args->kw_names->len; i++) {
+		PyfsCallKwForm form = g_array_index(args->kw_forms, PyfsCallKwForm, i);
+
 		g_assert_true(pyfs_call_is_identifier(args->kw_names->pdata[i]));
+		/* A value exactly for --NAME=VALUE, none for a flag. */
+		g_assert_true((form == PYFS_CALL_KW_VALUE) == (args->kw_values->pdata[i] != NULL));
+		g_assert_true(form == PYFS_CALL_KW_VALUE || form == PYFS_CALL_KW_FLAG ||
+			      form == PYFS_CALL_KW_NO_FLAG);
 		for (guint j = 0; j < i; j++)
 			g_assert_cmpstr(args->kw_names->pdata[i], !=, args->kw_names->pdata[j]);
 	}

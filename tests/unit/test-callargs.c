@@ -62,8 +62,20 @@ static void assert_keyword(const PyfsCallArgs *args, guint i, const char *name,
 {
 	ck_assert_uint_gt(args->kw_names->len, i);
 	ck_assert_uint_eq(args->kw_names->len, args->kw_values->len);
+	ck_assert_uint_eq(args->kw_names->len, args->kw_forms->len);
 	ck_assert_str_eq(args->kw_names->pdata[i], name);
+	ck_assert_int_eq(g_array_index(args->kw_forms, PyfsCallKwForm, i), PYFS_CALL_KW_VALUE);
 	ck_assert_str_eq(args->kw_values->pdata[i], value);
+}
+
+static void assert_flag(const PyfsCallArgs *args, guint i, const char *name,
+			PyfsCallKwForm form)
+{
+	ck_assert_uint_gt(args->kw_names->len, i);
+	ck_assert_uint_eq(args->kw_names->len, args->kw_forms->len);
+	ck_assert_str_eq(args->kw_names->pdata[i], name);
+	ck_assert_int_eq(g_array_index(args->kw_forms, PyfsCallKwForm, i), form);
+	ck_assert_ptr_null(args->kw_values->pdata[i]);
 }
 
 START_TEST(test_empty)
@@ -164,8 +176,9 @@ END_TEST
 START_TEST(test_bad_keywords)
 {
 	static const char *const bad[] = {
-		"--=x", "--1a=b", "--a-b=1", "---a=1", "--a b=1", "--a.b=1", "--foo", "--\xff=1",
-		"--a\xff=1", "--\xe2\x82\xac=1",
+		"--=x", "--1a=b", "--a-b=1", "---a=1", "--a b=1", "--a.b=1", "--\xff=1",
+		"--a\xff=1", "--\xe2\x82\xac=1", "--a-b", "--1a", "---a", "--no-", "--no-1",
+		"--no-a-b", "--no-no-a", "--no-a=1", "--no-a=", "--no-\xff", "--a\xff",
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -176,11 +189,47 @@ START_TEST(test_bad_keywords)
 }
 END_TEST
 
+START_TEST(test_flags)
+{
+	/* Whether a flag fits the parameter is the runner's to decide. */
+	const char *argv[] = { "--loud", "--no-quiet", "--no_x", "--n=1", "--\xc3\xa9t\xc3\xa9",
+			       "--no-class", "pos", "--late", NULL };
+	const char *expected[] = { "pos", "--late", NULL };
+	g_autoptr(PyfsCallArgs) args = parse_ok(argv);
+
+	ck_assert_uint_eq(args->kw_names->len, 6);
+	assert_flag(args, 0, "loud", PYFS_CALL_KW_FLAG);
+	assert_flag(args, 1, "quiet", PYFS_CALL_KW_NO_FLAG);
+	assert_flag(args, 2, "no_x", PYFS_CALL_KW_FLAG);
+	assert_keyword(args, 3, "n", "1");
+	assert_flag(args, 4, "\xc3\xa9t\xc3\xa9", PYFS_CALL_KW_FLAG);
+	assert_flag(args, 5, "class", PYFS_CALL_KW_NO_FLAG);
+	assert_positional(args, expected);
+}
+END_TEST
+
+START_TEST(test_help_is_no_flag)
+{
+	const char *argv[] = { "--help", "--no-help", NULL };
+	g_autoptr(PyfsCallArgs) args = parse_ok(argv);
+
+	ck_assert(args->help);
+	assert_flag(args, 0, "help", PYFS_CALL_KW_NO_FLAG);
+}
+END_TEST
+
 START_TEST(test_keyword_twice)
 {
-	const char *argv[] = { "--a=1", "--a=2", NULL };
+	static const char *const twice[][2] = {
+		{ "--a=1", "--a=2" }, { "--a", "--a" }, { "--a", "--no-a" }, { "--no-a", "--a=1" },
+		{ "--a=1", "--no-a" },
+	};
 
-	parse_usage_error(argv);
+	for (gsize i = 0; i < G_N_ELEMENTS(twice); i++) {
+		const char *argv[] = { twice[i][0], twice[i][1], NULL };
+
+		parse_usage_error(argv);
+	}
 }
 END_TEST
 
@@ -381,10 +430,12 @@ static void assert_items(GPtrArray *items, const char *const *expected)
 
 START_TEST(test_runner_items)
 {
-	const char *argv[] = { "--sep=,", "--indent=2", "a b", "-", "-", "x=y", NULL };
+	const char *argv[] = { "--sep=,", "--loud", "--indent=2", "--no-quiet", "a b", "-", "-",
+			       "x=y", NULL };
 	const char *expected[] = {
-		"script=lib/string/capwords", "module=string", "attr=capwords",
-		"kw=sep=,", "kw=indent=2", "arg=a b", "stdin", "arg=-", "arg=x=y", NULL,
+		"script=lib/string/capwords", "module=string", "attr=capwords", "kw=sep=,",
+		"flag=loud", "kw=indent=2", "noflag=quiet", "arg=a b", "stdin", "arg=-", "arg=x=y",
+		NULL,
 	};
 	g_autoptr(PyfsCallScript) script = script_ok(
 		"# pyfs-module: string\n# pyfs-attribute: capwords\n");
@@ -422,6 +473,8 @@ static Suite *callargs_suite(void)
 	tcase_add_test(args, test_double_dash_after_positional);
 	tcase_add_test(args, test_keywords);
 	tcase_add_test(args, test_bad_keywords);
+	tcase_add_test(args, test_flags);
+	tcase_add_test(args, test_help_is_no_flag);
 	tcase_add_test(args, test_keyword_twice);
 	tcase_add_test(args, test_stdin_slot);
 	tcase_add_test(args, test_stdin_slot_twice);

@@ -117,3 +117,42 @@ def append_line(path, text):
     """Appends text and a newline to the file path."""
     with open(path, "a") as f:
         f.write(text + "\n")
+
+
+def endless(marker):
+    """Writes "PID" to the file marker, then yields 0, 1, 2... for ever."""
+    _write(marker, f"{os.getpid()}\n")
+    n = 0
+    while True:
+        yield n
+        n += 1
+
+
+def half_way(n):
+    """Yields 0 to n - 1, then fails."""
+    yield from range(n)
+    raise ValueError("half-way")
+
+
+def items():
+    """One item of each kind, in a stream."""
+    return iter(["text", "line\n", b"raw\n", None, [1, "x"], {"k": None}, True,
+                 range(2), iter(["nested"])])
+
+
+def falsy_items():
+    return iter([True, False, True])
+
+
+class Countdown:
+    """An iterable that is not an iterator: printed whole."""
+
+    def __iter__(self):
+        return iter([3, 2, 1])
+
+    def __str__(self):
+        return "3 2 1 go"
+
+
+def countdown():
+    return Countdown()
