@@ -194,6 +194,23 @@ START_TEST(test_config_full)
 	path = g_strjoinv(":", config->path);
 	ck_assert_str_eq(modules, "re csv json");
 	ck_assert_str_eq(path, "/home/u/lib:/srv/py:/home/u");
+	ck_assert_ptr_null(config->venv);
+}
+END_TEST
+
+START_TEST(test_config_venv)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(PyfsConfig) home = parse("[pyfsd]\nvenv=~/venvs/work\n", &error);
+	g_autoptr(PyfsConfig) absolute = parse("[pyfsd]\nvenv= /srv/venv \n", &error);
+	g_autoptr(PyfsConfig) empty = parse("[pyfsd]\nvenv=\n", &error);
+
+	ck_assert_ptr_nonnull(home);
+	ck_assert_str_eq(home->venv, "/home/u/venvs/work");
+	ck_assert_ptr_nonnull(absolute);
+	ck_assert_str_eq(absolute->venv, "/srv/venv");
+	ck_assert_ptr_nonnull(empty);
+	ck_assert_ptr_null(empty->venv);
 }
 END_TEST
 
@@ -231,6 +248,7 @@ START_TEST(test_config_invalid)
 		"[pyfsd]\npath=~user/dir\n",
 		"this is no key file\n",
 		"[pyfsd]\nmodules=js\xffon\n",
+		"[pyfsd]\nvenv=venvs/work\n",
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -265,6 +283,7 @@ START_TEST(test_config_example)
 	modules = joined(config->modules);
 	ck_assert_str_eq(modules, "json os sys");
 	ck_assert_uint_eq(g_strv_length(config->path), 0);
+	ck_assert_ptr_null(config->venv);
 }
 END_TEST
 
@@ -284,6 +303,7 @@ static Suite *state_suite(void)
 	tcase_add_test(state, test_save_and_load);
 	tcase_add_test(config, test_config_full);
 	tcase_add_test(config, test_config_absent_keys);
+	tcase_add_test(config, test_config_venv);
 	tcase_add_test(config, test_config_empty_modules_is_empty_list);
 	tcase_add_test(config, test_config_invalid);
 	tcase_add_test(config, test_config_missing_file_is_empty);

@@ -156,3 +156,8 @@ class Countdown:
 
 def countdown():
     return Countdown()
+
+
+def prefix():
+    """The interpreter's sys.prefix: a virtual environment's, or the system's."""
+    return sys.prefix
