@@ -4,13 +4,20 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pyfs-error.h"
 
-/* Every way a directory entry can change, and the directory itself going. */
-#define WATCH_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
-		    IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
+/*
+ * Every way a directory entry can change, and the directory itself going.
+ * A file written in place counts once it is closed (IN_CLOSE_WRITE), not
+ * at each write: an import of a file half written would fail, or find
+ * half a module. A file created counts when it is closed too; a directory
+ * created (a package) counts at once.
+ */
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
+		    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK)
 
 /* What a changed entry must be called to matter: a hidden file is an
  * editor's swap or lock file, and everything else but code is data. */
@@ -117,6 +124,15 @@ gboolean pyfs_codewatch_update(PyfsCodeWatch *watch, PyObject *livecode, gint64 
 	return TRUE;
 }
 
+gint64 pyfs_codewatch_now_ns(void)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+	clock_getres(CLOCK_REALTIME_COARSE, &tick);
+	return g_get_real_time() * 1000 - 2 * (tick.tv_sec * G_GINT64_CONSTANT(1000000000) +
+						tick.tv_nsec);
+}
+
 static gboolean is_code(const struct inotify_event *ev)
 {
 	if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
@@ -125,6 +141,8 @@ static gboolean is_code(const struct inotify_event *ev)
 		return FALSE;
 	if (ev->mask & IN_ISDIR)
 		return strcmp(ev->name, "__pycache__") != 0;
+	if (ev->mask & IN_CREATE)
+		return FALSE;
 	for (const char *const *suffix = code_suffixes; *suffix != NULL; suffix++)
 		if (g_str_has_suffix(ev->name, *suffix))
 			return TRUE;

@@ -6,9 +6,10 @@
  * library came from (and on sys.path's own such directories): a change
  * there that can change what an import gives (a source, an extension
  * module, a .pth file, a package coming or going) makes the code loaded
- * stale. Events are queued by the kernel before the write that caused them
- * returns, so reading the queue tells synchronously whether anything
- * changed before a given moment: checking costs one read(2).
+ * stale. A file written in place has changed once it is closed. Events
+ * are queued by the kernel before the close (or rename, or unlink) that
+ * caused them returns, so reading the queue tells synchronously whether
+ * anything changed before a given moment: checking costs one read(2).
  */
 #pragma once
 
@@ -37,6 +38,13 @@ int pyfs_codewatch_fd(PyfsCodeWatch *watch);
  */
 gboolean pyfs_codewatch_update(PyfsCodeWatch *watch, PyObject *livecode, gint64 since_ns,
 			       gboolean *changed, GError **error);
+
+/*
+ * Now, as time.time_ns() counts, but two ticks of the file times' clock
+ * early: a file changed from now on is stamped no earlier than this.
+ * (File times come from a coarse clock that lags by up to a tick.)
+ */
+gint64 pyfs_codewatch_now_ns(void);
 
 /*
  * Reads the events waiting, without blocking: TRUE if one of them can

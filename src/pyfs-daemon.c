@@ -41,6 +41,7 @@
 #include "pyfs-config.h"
 #include "pyfs-daemon.h"
 #include "pyfs-fuse.h"
+#include "pyfs-livecode.h"
 #include "pyfs-log.h"
 #include "pyfs-mountpoint.h"
 #include "pyfs-python.h"
@@ -64,6 +65,7 @@ typedef struct {
 	PyfsState *state;        /* the registry's commit hook uses it */
 	PyfsWatchdog *watchdog;  /* NULL without WatchdogSec= */
 	PyfsCallServer *calls;   /* NULL without a call server: calls start python3 */
+	PyfsLivecode *livecode;  /* NULL when the code cannot be watched */
 	GSource *status_update;  /* made ready by every change of the module list */
 	int ready_fd;            /* the detaching parent's pipe, or -1 */
 	gboolean unmounted;      /* the session ended from outside */
@@ -260,6 +262,9 @@ static void release(Daemon *d)
 	g_clear_pointer(&d->state, pyfs_state_free);
 	g_clear_pointer(&d->config, pyfs_config_free);
 	g_clear_pointer(&d->calls, pyfs_callserver_free);
+	/* Abandoned work may still use it, as it may use the interpreter. */
+	if (pyfs_deadline_abandoned() == 0)
+		g_clear_pointer(&d->livecode, pyfs_livecode_free);
 }
 
 static gboolean on_bus_timeout(gpointer user_data)
@@ -345,8 +350,14 @@ static gboolean configure(Daemon *d, GError **error)
 
 static gboolean start(Daemon *d, GError **error)
 {
+	g_autoptr(GError) local = NULL;
+
 	if (!pyfs_python_init(d->venv, (const char *const *)d->config->path, error))
 		return FALSE;
+	/* Before the first import, whose modules it watches. */
+	d->livecode = pyfs_livecode_new(d->registry, &local);
+	if (d->livecode == NULL)
+		g_warning("%s; the tree may show code older than the files", local->message);
 	if (!load_modules(d, error))
 		return FALSE;
 	/* Listeners are set up before the FUSE threads start. */
@@ -361,6 +372,7 @@ static gboolean start(Daemon *d, GError **error)
 	if (d->fs == NULL)
 		return FALSE;
 	pyfs_fs_set_call_socket(d->fs, pyfs_callserver_socket(d->calls));
+	pyfs_fs_set_livecode(d->fs, d->livecode);
 	if (!pyfs_fs_start(d->fs, on_session_ended, d, error))
 		return FALSE;
 	/* The kernel's INIT is answered by the FUSE threads: from here on a

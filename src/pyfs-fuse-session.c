@@ -74,6 +74,11 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 	return g_steal_pointer(&fs);
 }
 
+void pyfs_fs_set_livecode(PyfsFs *fs, PyfsLivecode *livecode)
+{
+	fs->tree.livecode = livecode;
+}
+
 void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket)
 {
 	g_free(fs->tree.call_socket);

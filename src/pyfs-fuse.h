@@ -9,6 +9,7 @@
 
 #include <glib.h>
 
+#include "pyfs-livecode.h"
 #include "pyfs-registry.h"
 
 G_BEGIN_DECLS
@@ -42,6 +43,9 @@ gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GE
 
 /* The call server's socket to name in executable files (NULL: none). Before start. */
 void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket);
+
+/* The live code the tree follows (borrowed; lives longer than @fs). */
+void pyfs_fs_set_livecode(PyfsFs *fs, PyfsLivecode *livecode);
 
 /* Stops serving and releases the mount; waits for the FUSE threads. Idempotent. */
 void pyfs_fs_stop(PyfsFs *fs);

@@ -502,7 +502,7 @@ static Work *run_work(WorkKind kind, PyfsTree *tree, const PyfsNode *node, const
 	return work;
 }
 
-int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+static int examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
 {
 	Work *work;
 	int r;
@@ -519,8 +519,8 @@ int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
 	return r;
 }
 
-int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
-		     const PyfsNode **child, PyfsNodeInfo *info)
+static int lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
+		  const PyfsNode **child, PyfsNodeInfo *info)
 {
 	Work *work;
 	int r;
@@ -538,7 +538,7 @@ int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
 	return r;
 }
 
-int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
+static int list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
 {
 	Work *work;
 	int r;
@@ -551,5 +551,38 @@ int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
 	r = work->result;
 	*children = g_steal_pointer(&work->children);
 	work_free(work);
+	return r;
+}
+
+/* The code as it is on disk, and no fresh import while Python code runs for us. */
+
+int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+{
+	int r;
+
+	pyfs_livecode_enter(tree->livecode);
+	r = examine(tree, node, info);
+	pyfs_livecode_leave(tree->livecode);
+	return r;
+}
+
+int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
+		     const PyfsNode **child, PyfsNodeInfo *info)
+{
+	int r;
+
+	pyfs_livecode_enter(tree->livecode);
+	r = lookup(tree, dir, name, child, info);
+	pyfs_livecode_leave(tree->livecode);
+	return r;
+}
+
+int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
+{
+	int r;
+
+	pyfs_livecode_enter(tree->livecode);
+	r = list(tree, dir, children);
+	pyfs_livecode_leave(tree->livecode);
 	return r;
 }

@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "pyfs-inode.h"
+#include "pyfs-livecode.h"
 #include "pyfs-object.h"
 #include "pyfs-registry.h"
 
@@ -19,6 +20,7 @@ typedef struct {
 	PyfsRegistry *registry; /* borrowed */
 	PyfsInodeTable *inodes; /* owned */
 	char *call_socket;      /* named in executable files; may be NULL */
+	PyfsLivecode *livecode; /* borrowed; NULL when the code is not watched */
 } PyfsTree;
 
 typedef struct {
@@ -28,6 +30,11 @@ typedef struct {
 
 void pyfs_node_info_clear(PyfsNodeInfo *info);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PyfsNodeInfo, pyfs_node_info_clear)
+
+/*
+ * The calls below hold the live-code gate (pyfs-livecode.h) while they run
+ * Python code: a caller holds no pyfs lock and not the GIL.
+ */
 
 /* What @node is now. run/modules' content is the current list. */
 int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info);

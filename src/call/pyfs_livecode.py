@@ -68,6 +68,23 @@ def _outside(path, stdlib):
     return not any(real.startswith(d) or real + os.sep == d for d in stdlib)
 
 
+def _module_dict(module):
+    """A module's own namespace, read without running any of its code (a
+    module's __getattr__, a property of a module subclass, an object that
+    put itself in sys.modules); None for anything but a module."""
+    import types
+    if not issubclass(type(module), types.ModuleType):
+        return None
+    namespace = object.__getattribute__(module, "__dict__")
+    return namespace if type(namespace) is dict else None
+
+
+def _module_file(module):
+    namespace = _module_dict(module)
+    path = namespace.get("__file__") if namespace is not None else None
+    return path if type(path) is str else None
+
+
 def watch_set():
     """(files, dirs): the source files of the modules loaded now that are
     not part of the standard library, and the directories to watch: theirs,
@@ -77,17 +94,20 @@ def watch_set():
     stdlib = _stdlib_dirs()
     files, dirs = set(), set()
     for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if isinstance(path, str) and os.path.isabs(path) and _outside(path, stdlib):
+        namespace = _module_dict(module)
+        if namespace is None:
+            continue
+        path = _module_file(module)
+        if path is not None and os.path.isabs(path) and _outside(path, stdlib):
             files.add(path)
             dirs.add(os.path.dirname(path))
-        package = getattr(module, "__path__", None)
-        if isinstance(package, list):
+        package = namespace.get("__path__")
+        if type(package) is list:
             for entry in package:
-                if isinstance(entry, str) and os.path.isabs(entry) and _outside(entry, stdlib):
+                if type(entry) is str and os.path.isabs(entry) and _outside(entry, stdlib):
                     dirs.add(entry)
-    for entry in sys.path:
-        if isinstance(entry, str) and os.path.isabs(entry) and os.path.isdir(entry) \
+    for entry in list(sys.path):
+        if type(entry) is str and os.path.isabs(entry) and os.path.isdir(entry) \
                 and _outside(entry, stdlib):
             dirs.add(entry)
     return sorted(files), sorted(d for d in dirs if os.path.isdir(d))
@@ -106,8 +126,8 @@ def changed_since(files, dirs, ns):
 def _reloadable(module, stdlib):
     """Pure Python from outside the standard library: an extension module
     cannot be loaded twice into one process."""
-    path = getattr(module, "__file__", None)
-    return isinstance(path, str) and path.endswith(".py") and _outside(path, stdlib)
+    path = _module_file(module)
+    return path is not None and path.endswith(".py") and _outside(path, stdlib)
 
 
 def fresh_import(names):

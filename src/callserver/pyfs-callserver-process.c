@@ -66,7 +66,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "pyfs-callargs.h"
@@ -466,19 +465,14 @@ static void warm_up_server(Server *s)
 
 /*
  * Before the first import: sys.path's directories are watched, and any
- * change made from now on to what is imported from them is queued. File
- * times come from a clock that lags by up to a tick: a change made after
- * this moment may be stamped a tick earlier.
+ * change made from now on to what is imported from them is queued.
  */
 static void begin_watch(Server *s)
 {
 	g_autoptr(GError) error = NULL;
-	struct timespec tick = { 0, 10 * 1000 * 1000 };
 	gboolean changed;
 
-	clock_getres(CLOCK_REALTIME_COARSE, &tick);
-	s->watched_ns = g_get_real_time() * 1000 - 2 * (tick.tv_sec * G_GINT64_CONSTANT(1000000000) +
-							tick.tv_nsec);
+	s->watched_ns = pyfs_codewatch_now_ns();
 	s->watch = pyfs_codewatch_new(&error);
 	if (s->watch != NULL &&
 	    !pyfs_codewatch_update(s->watch, s->runner, G_MAXINT64, &changed, &error))

@@ -62,6 +62,7 @@ def where():
     return os.getppid()'
 expect_eq "an edit in place: the very next call runs the new code" "howdy you" \
 	"$($lib/mymod/greet you)"
+expect_eq "and the tree shows the new value" "2" "$(cat "$lib/mymod/counter")"
 check "and calls are warm again soon, in a new server" wait_for 20 warm
 check "which is not the old one" test "$(server_pid)" != "$server"
 expect_eq "the new server runs the new code" "howdy you" "$($lib/mymod/greet you)"
@@ -99,6 +100,16 @@ printf 'def greet(name):\n    return "renamed " + name\n' >"$PY/mymod.py.new"
 printf 'import os\ndef where():\n    return os.getppid()\n' >>"$PY/mymod.py.new"
 mv "$PY/mymod.py.new" "$PY/mymod.py"
 expect_eq "a new file renamed over the old one" "renamed you" "$($lib/mymod/greet you)"
+listing() {
+	ls "$lib/mymod" | tr '\n' ' '
+}
+check "the tree lists what the new file has, and not what it lost ($(listing))" \
+	bash -c "[[ '$(listing)' == *where* && '$(listing)' != *old* && '$(listing)' != *counter* ]]"
+gone_from_tree() {
+	! test -e "$lib/mymod/old"
+}
+check "a function removed is gone from the tree (within the cache's second)" \
+	wait_for 5 gone_from_tree
 check "warm again" wait_for 20 warm
 out=$($lib/mymod/old 2>&1)
 check "a function removed no longer runs ($out)" test "$out" != old
