@@ -8,10 +8,12 @@
  * which leaves at the end of the scope); leaving logs and clears any
  * exception still pending, so none leaks into an unrelated caller.
  *
- * Lock order: the GIL may be taken only while no pyfs lock is held; pyfs's
+ * Lock order: the live-code gate (pyfs-livecode.h), then the GIL, then
+ * pyfs's own locks. The gate is taken without the GIL and without any
+ * pyfs lock; the GIL may be taken only while no pyfs lock is held; pyfs's
  * own locks (the registry's, the inode table's) are leaves taken briefly,
- * with or without the GIL, and nothing is called while holding them. Never
- * reply to FUSE while holding the GIL.
+ * with or without the GIL, and nothing is called while holding them.
+ * Never reply to FUSE while holding the GIL.
  *
  * Include this header before any other: Python.h must come first.
  */
