@@ -168,6 +168,20 @@ static void adopt_limits(const PyfsCallRequest *req)
 }
 
 /*
+ * A fault in a call ends it as it ends python3: by the signal, with its
+ * core. A sanitizer built into the server catches faults for its reports;
+ * a call's faults are the user's code's, not the server's, and are not
+ * for it to catch.
+ */
+static void default_fault_signals(void)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS };
+
+	for (guint i = 0; i < G_N_ELEMENTS(faults); i++)
+		signal(faults[i], SIG_DFL);
+}
+
+/*
  * In the spare, once warm, before the call comes: nothing blocked (the
  * server's signalfd set included). The dispositions are the defaults the
  * server was spawned with, but for what the warm-up set as a call does
@@ -291,6 +305,7 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 	spare_detach(s);
 	prefer_as_oom_victim();
 	pyfs_callserver_warm_up(s, "warm_up", 1);
+	default_fault_signals();
 	unblock_signals();
 	for (;;) {
 		guint64 id;

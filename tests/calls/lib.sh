@@ -28,10 +28,12 @@ trap calls_cleanup EXIT
 # The pid of the call server serving now, from the daemon's log; waits
 # (bounded) for one to serve, since pyfsd starts it in the background.
 server_pid() {
-	local i
+	local i pid
 	for i in $(seq 200); do
-		if grep -q 'Call server (pid [0-9]*) serving' "$PYFS_LOG"; then
-			grep -o 'Call server (pid [0-9]*) serving' "$PYFS_LOG" | tail -1 | grep -o '[0-9]*'
+		pid=$(tail -c +$((${PYFS_LOG_MARK:-0} + 1)) "$PYFS_LOG" |
+			grep -o 'Call server (pid [0-9]*) serving' | tail -1 | grep -o '[0-9]*')
+		if [ -n "$pid" ]; then
+			echo "$pid"
 			return 0
 		fi
 		sleep 0.05

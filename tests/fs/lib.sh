@@ -128,6 +128,8 @@ mounted_or_exited() {
 pyfs_start() {
 	local -a wrapper
 	read -r -a wrapper <<<"${PYFSD_WRAPPER:-}"
+	# Where this pyfsd's lines begin in the log, which the runs of a test share.
+	PYFS_LOG_MARK=$(stat -c %s "$PYFS_LOG" 2>/dev/null || echo 0)
 	"${wrapper[@]}" "$PYFSD" -f "$@" "$MNT" >>"$PYFS_LOG" 2>&1 &
 	PYFS_PID=$!
 	wait_for "${PYFS_START_TIMEOUT:-30}" mounted_or_exited
