@@ -60,12 +60,15 @@ def _stdlib_dirs():
     for key in ("stdlib", "platstdlib"):
         if key in paths:
             dirs.add(paths[key])
-    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
+    return tuple(os.path.join(os.path.abspath(d), "") for d in dirs)
 
 
 def _outside(path, stdlib):
-    real = os.path.realpath(path)
-    return not any(real.startswith(d) or real + os.sep == d for d in stdlib)
+    # abspath(), not realpath(): the paths compared are those Python
+    # imports from, and readlink(2) would stop pyfsd under valgrind's
+    # fuse-compatible mode, which its tests use.
+    path = os.path.abspath(path)
+    return not any(path.startswith(d) or path + os.sep == d for d in stdlib)
 
 
 def _module_dict(module):

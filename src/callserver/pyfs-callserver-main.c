@@ -88,7 +88,9 @@ int main(int argc, char **argv)
 		{ NULL },
 	};
 
-	/* pyfsd gone, so is this server. */
+	/* Nothing of pyfsd's but stdio and the two sockets; pyfsd gone, so is
+	 * this server. */
+	close_range(CONTROL_FD + 1, ~0U, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	context = g_option_context_new(NULL);
 	g_option_context_set_summary(context, "The call server of a pyfs mount, spawned by pyfsd.");

@@ -26,7 +26,8 @@ export XDG_STATE_HOME=$WORK/state XDG_CONFIG_HOME=$WORK/config
 
 skip_all() {
 	echo "1..0 # SKIP $*"
-	exit 77
+	# TAP: a plan of no tests is a skip; an exit status other than 0 an error.
+	exit 0
 }
 
 [ -c /dev/fuse ] || skip_all "no /dev/fuse on this machine"
