@@ -321,7 +321,7 @@ static gboolean start(Daemon *d, GError **error)
 	watch_modules(d);
 	start_call_server(d);
 	/* Threads may start now: Python work on behalf of requests gets a time limit. */
-	pyfs_deadline_start(d->options->timeout);
+	pyfs_deadline_start(d->options->timeout, PYFS_DEADLINE_WORKERS);
 	/* Before the FUSE threads: it listens to the registry. */
 	d->bus = pyfs_bus_new(d->registry, d->options->mountpoint);
 	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options, error);
