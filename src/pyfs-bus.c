@@ -41,7 +41,7 @@
  * import Python modules and may save the list to disk, so the registry
  * call runs in a GTask thread and the invocation is completed from the
  * task's callback, back on the main thread; the main loop never waits for
- * Python. ListModules only copies the list under the registry lock.
+ * Python. ListModules only copies the list, which a save never holds up.
  *
  * The Modules property follows the registry whoever changed it: the
  * registry listener runs on the committing thread (a FUSE thread, a task
@@ -196,7 +196,7 @@ static gboolean sync_in_idle(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Any thread, after a commit, outside the registry lock. */
+/* Any thread, after a commit, outside the registry's locks. */
 static void on_registry_changed(const PyfsModlist *now, gpointer user_data)
 {
 	PyfsBus *bus = user_data;

@@ -12,9 +12,17 @@ typedef struct {
 	gpointer user_data;
 } Listener;
 
+/*
+ * Two locks, so that readers never wait for the disk. A change holds the
+ * commit lock from reading the list to swapping in the next one, across
+ * the commit hook's save: changes are serialised, and saved in the order
+ * they become current. The list lock guards only the swap and the
+ * readers' copies. Order: the commit lock, then the list lock.
+ */
 struct _PyfsRegistry {
-	GMutex lock;          /* guards list, saved and serial; a leaf lock */
-	PyfsModlist *list;
+	GMutex commit_lock;   /* held by one change at a time; guards saved */
+	GMutex lock;          /* guards list and serial for readers; a leaf lock */
+	PyfsModlist *list;    /* list and serial change only with both locks held */
 	PyfsModlist *saved;   /* what the commit hook last accepted; NULL: nothing yet */
 	guint64 serial;
 
@@ -35,6 +43,7 @@ PyfsRegistry *pyfs_registry_new(void)
 {
 	PyfsRegistry *registry = g_new0(PyfsRegistry, 1);
 
+	g_mutex_init(&registry->commit_lock);
 	g_mutex_init(&registry->lock);
 	registry->list = pyfs_modlist_new();
 	registry->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
@@ -48,6 +57,7 @@ void pyfs_registry_free(PyfsRegistry *registry)
 	pyfs_modlist_free(registry->list);
 	pyfs_modlist_free(registry->saved);
 	g_array_unref(registry->listeners);
+	g_mutex_clear(&registry->commit_lock);
 	g_mutex_clear(&registry->lock);
 	g_free(registry);
 }
@@ -156,8 +166,8 @@ static void log_changes(const PyfsModlist *before, const PyfsModlist *after)
 	}
 }
 
-/* Under the lock: hands @list to the commit hook unless it is what was saved last. */
-static gboolean save_locked(PyfsRegistry *registry, const PyfsModlist *list, GError **error)
+/* With the commit lock: hands @list to the commit hook unless it is what was saved last. */
+static gboolean save_changing(PyfsRegistry *registry, const PyfsModlist *list, GError **error)
 {
 	if (registry->saved != NULL && pyfs_modlist_equal(list, registry->saved))
 		return TRUE;
@@ -171,61 +181,65 @@ static gboolean save_locked(PyfsRegistry *registry, const PyfsModlist *list, GEr
 /*
  * Applies @op. With @save FALSE the new list is current but not handed to
  * the commit hook: the next saving commit, or pyfs_registry_save(), does.
+ * The list is read without the list lock: only a change, which holds the
+ * commit lock, replaces it.
  */
 static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, gboolean save,
 		       guint64 if_serial, guint64 *serial_out, GError **error)
 {
-	g_autoptr(PyfsModlist) next = NULL;
+	g_autoptr(GMutexLocker) changing = g_mutex_locker_new(&registry->commit_lock);
+	g_autoptr(PyfsModlist) next = pyfs_modlist_copy(registry->list);
 	g_autoptr(PyfsModlist) before = NULL;
 	g_autoptr(PyfsModlist) now = NULL;
 
+	switch (op) {
+	case OP_ADD:
+		pyfs_modlist_add(next, names);
+		break;
+	case OP_SET:
+		pyfs_modlist_clear(next);
+		pyfs_modlist_add(next, names);
+		break;
+	case OP_CLEAR:
+		pyfs_modlist_clear(next);
+		break;
+	case OP_RESTORE:
+		/* Someone else changed the list since: theirs stands. */
+		if (registry->serial != if_serial)
+			return TRUE;
+		pyfs_modlist_clear(next);
+		pyfs_modlist_add(next, names);
+		break;
+	case OP_REMOVE:
+		if (!pyfs_modlist_remove(next, names[0])) {
+			g_set_error(error, PYFS_ERROR, PYFS_ERROR_NOT_FOUND,
+				    "%s is not in the module list", names[0]);
+			return FALSE;
+		}
+		break;
+	}
+	/* Nothing changes: nobody to tell, but perhaps a truncation to save. */
+	if (pyfs_modlist_equal(next, registry->list)) {
+		if (save && !save_changing(registry, next, error))
+			return FALSE;
+		if (serial_out != NULL)
+			*serial_out = registry->serial;
+		return TRUE;
+	}
+	/* Saved before it is current: a list that cannot be saved never is. */
+	if (save && !save_changing(registry, next, error))
+		return FALSE;
+	now = pyfs_modlist_copy(next);
 	{
 		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry->lock);
 
-		next = pyfs_modlist_copy(registry->list);
-		switch (op) {
-		case OP_ADD:
-			pyfs_modlist_add(next, names);
-			break;
-		case OP_SET:
-			pyfs_modlist_clear(next);
-			pyfs_modlist_add(next, names);
-			break;
-		case OP_CLEAR:
-			pyfs_modlist_clear(next);
-			break;
-		case OP_RESTORE:
-			/* Someone else changed the list since: theirs stands. */
-			if (registry->serial != if_serial)
-				return TRUE;
-			pyfs_modlist_clear(next);
-			pyfs_modlist_add(next, names);
-			break;
-		case OP_REMOVE:
-			if (!pyfs_modlist_remove(next, names[0])) {
-				g_set_error(error, PYFS_ERROR, PYFS_ERROR_NOT_FOUND,
-					    "%s is not in the module list", names[0]);
-				return FALSE;
-			}
-			break;
-		}
-		/* Nothing changes: nobody to tell, but perhaps a truncation to save. */
-		if (pyfs_modlist_equal(next, registry->list)) {
-			if (save && !save_locked(registry, next, error))
-				return FALSE;
-			if (serial_out != NULL)
-				*serial_out = registry->serial;
-			return TRUE;
-		}
-		if (save && !save_locked(registry, next, error))
-			return FALSE;
 		before = g_steal_pointer(&registry->list);
 		registry->list = g_steal_pointer(&next);
 		registry->serial++;
 		if (serial_out != NULL)
 			*serial_out = registry->serial;
-		now = pyfs_modlist_copy(registry->list);
 	}
+	g_clear_pointer(&changing, g_mutex_locker_free);
 
 	log_changes(before, now);
 	for (guint i = 0; i < registry->listeners->len; i++) {
@@ -291,9 +305,9 @@ gboolean pyfs_registry_restore(PyfsRegistry *registry, const PyfsModlist *list,
 
 gboolean pyfs_registry_save(PyfsRegistry *registry, GError **error)
 {
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&registry->lock);
+	g_autoptr(GMutexLocker) changing = g_mutex_locker_new(&registry->commit_lock);
 
-	return save_locked(registry, registry->list, error);
+	return save_changing(registry, registry->list, error);
 }
 
 PyfsModlist *pyfs_registry_snapshot(PyfsRegistry *registry)

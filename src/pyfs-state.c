@@ -143,7 +143,7 @@ const char *pyfs_state_get_path(PyfsState *state)
 	return state->path;
 }
 
-/* The registry's commit hook: under its lock, so no Python and no registry call here. */
+/* The registry's commit hook: changes wait for it, so no Python and no registry call here. */
 static gboolean save_before_commit(const PyfsModlist *next, gpointer user_data, GError **error)
 {
 	PyfsState *state = user_data;
