@@ -181,11 +181,14 @@ static gboolean save_changing(PyfsRegistry *registry, const PyfsModlist *list, G
 /*
  * Applies @op. With @save FALSE the new list is current but not handed to
  * the commit hook: the next saving commit, or pyfs_registry_save(), does.
- * The list is read without the list lock: only a change, which holds the
- * commit lock, replaces it.
+ * @before_out, if not NULL, gets the list @op was applied to, and
+ * @serial_out the serial after it: both of this one change, whatever
+ * others come before or after it. The list is read without the list
+ * lock: only a change, which holds the commit lock, replaces it.
  */
 static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, gboolean save,
-		       guint64 if_serial, guint64 *serial_out, GError **error)
+		       guint64 if_serial, PyfsModlist **before_out, guint64 *serial_out,
+		       GError **error)
 {
 	g_autoptr(GMutexLocker) changing = g_mutex_locker_new(&registry->commit_lock);
 	g_autoptr(PyfsModlist) next = pyfs_modlist_copy(registry->list);
@@ -222,6 +225,8 @@ static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, 
 	if (pyfs_modlist_equal(next, registry->list)) {
 		if (save && !save_changing(registry, next, error))
 			return FALSE;
+		if (before_out != NULL)
+			*before_out = pyfs_modlist_copy(registry->list);
 		if (serial_out != NULL)
 			*serial_out = registry->serial;
 		return TRUE;
@@ -240,6 +245,8 @@ static gboolean commit(PyfsRegistry *registry, Op op, const char *const *names, 
 			*serial_out = registry->serial;
 	}
 	g_clear_pointer(&changing, g_mutex_locker_free);
+	if (before_out != NULL)
+		*before_out = pyfs_modlist_copy(before);
 
 	log_changes(before, now);
 	for (guint i = 0; i < registry->listeners->len; i++) {
@@ -262,28 +269,32 @@ gboolean pyfs_registry_add(PyfsRegistry *registry, const char *const *names, GEr
 {
 	if (!validate_all(names, error) || !import_all(names, error))
 		return FALSE;
-	return commit(registry, OP_ADD, names, TRUE, 0, NULL, error);
+	return commit(registry, OP_ADD, names, TRUE, 0, NULL, NULL, error);
 }
 
 gboolean pyfs_registry_set(PyfsRegistry *registry, const char *const *names, GError **error)
 {
 	if (!validate_all(names, error) || !import_all(names, error))
 		return FALSE;
-	return commit(registry, OP_SET, names, TRUE, 0, NULL, error);
+	return commit(registry, OP_SET, names, TRUE, 0, NULL, NULL, error);
 }
 
 gboolean pyfs_registry_clear(PyfsRegistry *registry, GError **error)
 {
-	return commit(registry, OP_CLEAR, NULL, TRUE, 0, NULL, error);
+	return commit(registry, OP_CLEAR, NULL, TRUE, 0, NULL, NULL, error);
 }
 
+/*
+ * What it emptied and the clear are one change: a change committed in
+ * between would be dropped by the restore that undoes a failed write.
+ */
 PyfsModlist *pyfs_registry_truncate(PyfsRegistry *registry, guint64 *serial, GError **error)
 {
-	g_autoptr(PyfsModlist) before = pyfs_registry_snapshot(registry);
+	PyfsModlist *before = NULL;
 
-	if (!commit(registry, OP_CLEAR, NULL, FALSE, 0, serial, error))
+	if (!commit(registry, OP_CLEAR, NULL, FALSE, 0, &before, serial, error))
 		return NULL;
-	return g_steal_pointer(&before);
+	return before;
 }
 
 gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError **error)
@@ -292,7 +303,7 @@ gboolean pyfs_registry_remove(PyfsRegistry *registry, const char *name, GError *
 
 	if (!pyfs_name_validate(name, error))
 		return FALSE;
-	return commit(registry, OP_REMOVE, names, TRUE, 0, NULL, error);
+	return commit(registry, OP_REMOVE, names, TRUE, 0, NULL, NULL, error);
 }
 
 gboolean pyfs_registry_restore(PyfsRegistry *registry, const PyfsModlist *list,
@@ -300,7 +311,8 @@ gboolean pyfs_registry_restore(PyfsRegistry *registry, const PyfsModlist *list,
 {
 	g_auto(GStrv) names = pyfs_modlist_to_strv(list);
 
-	return commit(registry, OP_RESTORE, (const char *const *)names, TRUE, if_serial, NULL, error);
+	return commit(registry, OP_RESTORE, (const char *const *)names, TRUE, if_serial, NULL, NULL,
+		      error);
 }
 
 gboolean pyfs_registry_save(PyfsRegistry *registry, GError **error)

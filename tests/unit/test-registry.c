@@ -312,10 +312,63 @@ START_TEST(test_refused_save_changes_nothing)
 }
 END_TEST
 
+/* --- truncation ---------------------------------------------------------------- */
+
+/*
+ * A truncating writer (`echo x > run/modules`) empties the list at open,
+ * and puts back what it emptied if its first write fails. A change made
+ * meanwhile must be in what is put back, or stand after it: never lost.
+ * Here the change is being saved when the truncation comes.
+ */
+START_TEST(test_truncation_keeps_a_change_made_meanwhile)
+{
+	static const char *const initial[] = { "json", NULL };
+	static const char *const csv[] = { "csv", NULL };
+	Disk disk = { 0 };
+	g_autoptr(PyfsRegistry) registry = NULL;
+	g_autoptr(GError) error = NULL;
+	Change add = { .op = CHANGE_ADD, .names = csv };
+	Change truncate = { .op = CHANGE_TRUNCATE };
+	g_autofree char *emptied = NULL;
+	g_autofree char *list = NULL;
+	GThread *adder, *truncater;
+
+	disk_init(&disk);
+	registry = registry_with(&disk, initial);
+	add.registry = truncate.registry = registry;
+	disk.block_next = TRUE;
+	adder = start_change(&add);
+	ck_assert(gate_wait(&disk.entered));
+	truncater = start_change(&truncate);
+	ck_assert(wait_until_waiting(truncate.tid));
+
+	gate_open(&disk.release);
+	g_thread_join(adder);
+	g_thread_join(truncater);
+	ck_assert_msg(add.ok, "%s", add.error);
+	ck_assert_msg(truncate.ok, "%s", truncate.error);
+	{
+		g_auto(GStrv) names = pyfs_modlist_to_strv(truncate.before);
+
+		emptied = g_strjoinv(" ", names);
+	}
+	ck_assert_str_eq(emptied, "json csv");
+
+	/* The writer's first write failed: the list is put back. */
+	ck_assert(pyfs_registry_restore(registry, truncate.before, truncate.serial, &error));
+	list = list_of(registry);
+	ck_assert_str_eq(list, "json csv");
+	change_clear(&add);
+	change_clear(&truncate);
+	disk_clear(&disk);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("registry");
 	TCase *saving = tcase_create("saving");
+	TCase *truncation = tcase_create("truncation");
 	SRunner *runner;
 	int failed;
 
@@ -325,7 +378,10 @@ int main(void)
 	tcase_add_test(saving, test_readers_do_not_wait_for_a_save);
 	tcase_add_test(saving, test_saves_follow_the_order_of_changes);
 	tcase_add_test(saving, test_refused_save_changes_nothing);
+	tcase_set_timeout(truncation, 3 * GATE_WAIT_S);
+	tcase_add_test(truncation, test_truncation_keeps_a_change_made_meanwhile);
 	suite_add_tcase(s, saving);
+	suite_add_tcase(s, truncation);
 	runner = srunner_create(s);
 	srunner_run_all(runner, CK_NORMAL);
 	failed = srunner_ntests_failed(runner);
