@@ -381,7 +381,7 @@ int pyfs_daemon_run(const PyfsOptions *options)
 
 	started = start(&d, &error);
 	if (!started) {
-		g_critical("Cannot start: %s", error->message);
+		pyfs_log_error(G_LOG_LEVEL_CRITICAL, error, "Cannot start");
 		report_to_parent(&d, error->message);
 		sd_notifyf(0, "STATUS=Failed to start: %s", error->message);
 		if (d.fs != NULL)

@@ -39,6 +39,7 @@
 
 #include "pyfs-error.h"
 #include "pyfs-fuse-private.h"
+#include "pyfs-log.h"
 #include "pyfs-names.h"
 #include "pyfs-tree.h"
 
@@ -143,6 +144,14 @@ static void fill_stat(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 }
 
+/* Replies @r, a negative errno; @error, when the tree set it, says why (and is logged). */
+static void reply_failure(fuse_req_t req, int r, const GError *error)
+{
+	if (error != NULL)
+		g_warning("%s", error->message);
+	fuse_reply_err(req, -r);
+}
+
 static double timeout_for(const PyfsNode *node)
 {
 	switch (node->type) {
@@ -188,6 +197,7 @@ static void pyfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	const PyfsNode *dir = node_of(fs, parent);
 	const PyfsNode *child = NULL;
 	g_auto(PyfsNodeInfo) info = { 0 };
+	g_autoptr(GError) error = NULL;
 	struct fuse_entry_param e;
 	int r;
 
@@ -195,9 +205,9 @@ static void pyfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	r = pyfs_tree_lookup(&fs->tree, dir, name, &child, &info);
+	r = pyfs_tree_lookup(&fs->tree, dir, name, &child, &info, &error);
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_failure(req, r, error);
 		return;
 	}
 	fill_entry(fs, child, &info, &e);
@@ -223,6 +233,7 @@ static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	PyfsFs *fs = fs_of(req);
 	const PyfsNode *node = node_of(fs, ino);
 	g_auto(PyfsNodeInfo) info = { 0 };
+	g_autoptr(GError) error = NULL;
 	struct stat st;
 	int r;
 
@@ -243,10 +254,10 @@ static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 		info.content = g_bytes_ref(handle->content);
 		r = 0;
 	} else {
-		r = pyfs_tree_examine(&fs->tree, node, &info);
+		r = pyfs_tree_examine(&fs->tree, node, &info, &error);
 	}
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_failure(req, r, error);
 		return;
 	}
 	fill_stat(fs, node, &info, &st);
@@ -258,14 +269,15 @@ static void pyfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	PyfsFs *fs = fs_of(req);
 	const PyfsNode *node = node_of(fs, ino);
 	g_auto(PyfsNodeInfo) info = { 0 };
+	g_autoptr(GError) error = NULL;
 	g_autofree char *target = NULL;
 	int r;
 
-	r = node ? pyfs_tree_examine(&fs->tree, node, &info) : -ENOENT;
+	r = node ? pyfs_tree_examine(&fs->tree, node, &info, &error) : -ENOENT;
 	if (r == 0 && info.kind != PYFS_ENTRY_SYMLINK)
 		r = -EINVAL;
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_failure(req, r, error);
 		return;
 	}
 	target = g_strndup(g_bytes_get_data(info.content, NULL), g_bytes_get_size(info.content));
@@ -320,13 +332,16 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		/* Its size changes with every write: no page cache, no stale length. */
 		fi->direct_io = 1;
 	} else {
+		g_autoptr(GError) error = NULL;
+
 		if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 			fuse_reply_err(req, EACCES);
 			return;
 		}
-		r = pyfs_tree_examine(&fs->tree, node, &info);
+
+		r = pyfs_tree_examine(&fs->tree, node, &info, &error);
 		if (r < 0) {
-			fuse_reply_err(req, -r);
+			reply_failure(req, r, error);
 			return;
 		}
 		if (info.kind == PYFS_ENTRY_DIR) {
@@ -395,10 +410,7 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 	if (!ok) {
 		g_autoptr(GError) undo_error = NULL;
 
-		/* Import failures and timeouts were logged by the registry. */
-		if (!g_error_matches(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED) &&
-		    !g_error_matches(error, PYFS_ERROR, PYFS_ERROR_TIMED_OUT))
-			g_warning("Refused a write to run/modules: %s", error->message);
+		pyfs_log_error(G_LOG_LEVEL_WARNING, error, "Refused a write to run/modules");
 		if (undo != NULL &&
 		    !pyfs_registry_restore(fs->tree.registry, undo, handle->undo_serial, &undo_error))
 			g_warning("Cannot restore the module list: %s", undo_error->message);
@@ -488,12 +500,13 @@ static void pyfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	PyfsFs *fs = fs_of(req);
 	const PyfsNode *node = node_of(fs, ino);
 	g_autoptr(DirHandle) dh = g_new0(DirHandle, 1);
+	g_autoptr(GError) error = NULL;
 	int r;
 
 	/* The listing is taken once, here: every readdir of this open reads it. */
-	r = node ? pyfs_tree_list(&fs->tree, node, &dh->children) : -ENOENT;
+	r = node ? pyfs_tree_list(&fs->tree, node, &dh->children, &error) : -ENOENT;
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_failure(req, r, error);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)dh;

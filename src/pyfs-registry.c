@@ -91,7 +91,20 @@ static void import_job_free(gpointer p)
 	g_free(job);
 }
 
-/* On a deadline worker: imports one name; a failure's traceback is logged. */
+/*
+ * The end of an import abandoned past the deadline: nobody waits for its
+ * error any more, so it is logged here.
+ */
+static void import_job_drop(gpointer p)
+{
+	ImportJob *job = p;
+
+	if (job->error != NULL)
+		pyfs_log_error(G_LOG_LEVEL_WARNING, job->error, "Cannot import %s", job->name);
+	import_job_free(job);
+}
+
+/* On a deadline worker: imports one name; a failure is the job's error, with its traceback. */
 static void import_one(gpointer data)
 {
 	ImportJob *job = data;
@@ -102,29 +115,28 @@ static void import_one(gpointer data)
 		g_autofree char *traceback = NULL;
 		g_autofree char *reason = pyfs_python_take_exception(&traceback);
 
-		pyfs_log_module(G_LOG_LEVEL_WARNING, job->name, "Cannot import %s: %s\n%s",
-				job->name, reason, traceback ? traceback : "");
 		g_set_error(&job->error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED, "%s", reason);
+		pyfs_error_set_traceback(job->error, traceback);
 	} else if (!PyModule_Check(module)) {
 		/* It replaced itself in sys.modules with something lib/ cannot show. */
 		PYFS_PYREF type = PyType_GetName(Py_TYPE(module)); /* New reference */
 
-		pyfs_log_module(G_LOG_LEVEL_WARNING, job->name,
-				"Cannot add %s: sys.modules holds a %s there, not a module",
-				job->name, pyfs_python_utf8(type, "?"));
 		g_set_error(&job->error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED,
 			    "%s is not a module: sys.modules holds a %s", job->name,
 			    pyfs_python_utf8(type, "?"));
 	}
+	if (job->error != NULL)
+		pyfs_error_set_module(job->error, job->name);
 }
 
 /*
  * Imports every name, stopping at the first failure, whose exception line
- * becomes the error; an import that takes longer than the deadline fails
- * with PYFS_ERROR_TIMED_OUT (and goes on, abandoned, until it ends).
- * Importing is idempotent, so a failed operation leaves nothing to undo
- * but modules cached in sys.modules, which are not listed. Called without
- * the GIL.
+ * becomes the error (with the module's name and the traceback, for the
+ * log of whoever ends its journey); an import that takes longer than the
+ * deadline fails with PYFS_ERROR_TIMED_OUT (and goes on, abandoned, until
+ * it ends). Importing is idempotent, so a failed operation leaves nothing
+ * to undo but modules cached in sys.modules, which are not listed. Called
+ * without the GIL.
  */
 static gboolean import_all(const char *const *names, GError **error)
 {
@@ -134,9 +146,8 @@ static gboolean import_all(const char *const *names, GError **error)
 		g_autoptr(GError) timeout = NULL;
 
 		job->name = g_strdup(*n);
-		if (!pyfs_deadline_run(what, import_one, job, import_job_free, &timeout)) {
-			pyfs_log_module(G_LOG_LEVEL_WARNING, *n, "Cannot import %s: %s", *n,
-					timeout->message);
+		if (!pyfs_deadline_run(what, import_one, job, import_job_drop, &timeout)) {
+			pyfs_error_set_module(timeout, *n);
 			g_propagate_error(error, g_steal_pointer(&timeout));
 			return FALSE;
 		}

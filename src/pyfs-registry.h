@@ -18,6 +18,11 @@
  * one, so a daemon killed while that write imports comes back with the
  * list as it was before, not with an empty one.
  *
+ * Errors are returned, never logged here: an import failure carries the
+ * module's name and the Python traceback (pyfs-error.h) to whoever ends
+ * its journey and logs it. Only the import abandoned past the deadline,
+ * whose error nobody waits for any more, is logged when it ends.
+ *
  * Locking (see pyfs-python.h): two locks, neither held while taking the
  * GIL. The commit lock is held by a change from reading the list to the
  * swap, across the commit hook; the list lock, taken after it, only to
