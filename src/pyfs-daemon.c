@@ -18,9 +18,11 @@
  *     finds org.pyfs.<label> on the bus;
  *  7. under systemd's WatchdogSec=, start the health-checked pings.
  *
- * The main thread owns the GLib main loop, the bus and the signals; on
- * SIGTERM or SIGINT it leaves the bus (org.pyfs passes on), then stops the
- * FUSE session, which releases the mount.
+ * The main thread owns the GLib main loop, the bus and the signals, and
+ * the Daemon's state: other threads (FUSE's, the registry's committers)
+ * hand it work only through pyfs-wakeup.h. On SIGTERM or SIGINT it leaves
+ * the bus (org.pyfs passes on), then stops the FUSE session, which
+ * releases the mount.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +48,7 @@
 #include "pyfs-python.h"
 #include "pyfs-registry.h"
 #include "pyfs-state.h"
+#include "pyfs-wakeup.h"
 #include "pyfs-watchdog.h"
 
 static const char *const default_modules[] = { "json", "os", "sys", NULL };
@@ -63,7 +66,8 @@ typedef struct {
 	PyfsState *state;        /* the registry's commit hook uses it */
 	PyfsWatchdog *watchdog;  /* NULL without WatchdogSec= */
 	PyfsCallServer *calls;   /* NULL without a call server: calls start python3 */
-	GSource *status_update;  /* made ready by every change of the module list */
+	GSource *status_update;  /* signalled by every change of the module list */
+	GSource *session_ended;  /* signalled by the FUSE thread when the mount went away */
 	int ready_fd;            /* the detaching parent's pipe, or -1 */
 	gboolean unmounted;      /* the session ended from outside */
 	gboolean quitting;       /* asked to stop, maybe before the loop runs */
@@ -144,6 +148,7 @@ static gboolean on_signal(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Main thread: the session ended without us. */
 static gboolean quit_unmounted(gpointer user_data)
 {
 	Daemon *d = user_data;
@@ -155,10 +160,12 @@ static gboolean quit_unmounted(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* From a FUSE thread: the session ended without us. */
+/* A FUSE thread: hands the news to the main thread. */
 static void on_session_ended(gpointer user_data)
 {
-	g_main_context_invoke(NULL, quit_unmounted, user_data);
+	Daemon *d = user_data;
+
+	pyfs_wakeup_signal(d->session_ended);
 }
 
 /* The user's pyfsd.conf; a broken one is ignored, with a warning. */
@@ -214,24 +221,12 @@ static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
 {
 	Daemon *d = user_data;
 
-	g_source_set_ready_time(d->status_update, 0);
+	pyfs_wakeup_signal(d->status_update);
 }
-
-/* A source that dispatches once each time it is made ready, from any thread. */
-static gboolean ready_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-	g_source_set_ready_time(source, -1);
-	return callback(user_data);
-}
-
-static GSourceFuncs ready_funcs = { .dispatch = ready_dispatch };
 
 static void watch_modules(Daemon *d)
 {
-	d->status_update = g_source_new(&ready_funcs, sizeof(GSource));
-	g_source_set_callback(d->status_update, update_status, d, NULL);
-	g_source_set_static_name(d->status_update, "[pyfsd] STATUS update");
-	g_source_attach(d->status_update, NULL);
+	d->status_update = pyfs_wakeup_new(update_status, d, "[pyfsd] STATUS update");
 	pyfs_registry_add_listener(d->registry, on_modules_changed, d);
 }
 
@@ -247,13 +242,19 @@ static void save_unsettled(Daemon *d)
 		g_warning("Cannot save the module list: %s", error->message);
 }
 
+static void destroy_source(GSource **source)
+{
+	if (*source == NULL)
+		return;
+	g_source_destroy(*source);
+	g_clear_pointer(source, g_source_unref);
+}
+
 /* What start() set up besides the mount and the bus; once nothing can change the list. */
 static void release(Daemon *d)
 {
-	if (d->status_update != NULL) {
-		g_source_destroy(d->status_update);
-		g_clear_pointer(&d->status_update, g_source_unref);
-	}
+	destroy_source(&d->status_update);
+	destroy_source(&d->session_ended);
 	g_clear_pointer(&d->state, pyfs_state_free);
 	g_clear_pointer(&d->config, pyfs_config_free);
 	g_clear_pointer(&d->calls, pyfs_callserver_free);
@@ -328,6 +329,7 @@ static gboolean start(Daemon *d, GError **error)
 	if (d->fs == NULL)
 		return FALSE;
 	pyfs_fs_set_call_socket(d->fs, pyfs_callserver_socket(d->calls));
+	d->session_ended = pyfs_wakeup_new(quit_unmounted, d, "[pyfsd] session ended");
 	if (!pyfs_fs_start(d->fs, on_session_ended, d, error))
 		return FALSE;
 	/* The kernel's INIT is answered by the FUSE threads: from here on a

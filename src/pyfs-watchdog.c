@@ -3,8 +3,8 @@
  * Threads: the timer and the pings run on the main thread; the checks on
  * one thread of our own ("pyfs-watchdog"), not GLib's shared pool, which
  * a hung check must not hold up. They meet under w->lock, a leaf lock, and
- * the checker tells the main loop that a check finished by making
- * w->done ready, which any thread may do.
+ * the checker tells the main loop that a check finished through w->done
+ * (pyfs-wakeup.h).
  */
 #include "pyfs-python.h"
 
@@ -14,6 +14,7 @@
 #include <gio/gio.h>
 #include <systemd/sd-daemon.h>
 
+#include "pyfs-wakeup.h"
 #include "pyfs-watchdog.h"
 
 struct _PyfsWatchdog {
@@ -22,7 +23,7 @@ struct _PyfsWatchdog {
 	gint64 deadline;        /* half a period: a check later than that earns no ping */
 	guint timer_id;
 	guint late_id;          /* fires at the deadline of the check under way */
-	GSource *done;          /* made ready by the checker when a check finished */
+	GSource *done;          /* signalled by the checker when a check finished */
 	GThread *thread;
 	gboolean failing;       /* main thread: a failure was logged, not yet the recovery */
 
@@ -104,7 +105,7 @@ static gpointer checker(gpointer data)
 		w->took = g_get_monotonic_time() - w->started;
 		g_free(w->failure);
 		w->failure = passed ? NULL : g_strdup(error->message);
-		g_source_set_ready_time(w->done, 0);
+		pyfs_wakeup_signal(w->done);
 	}
 	g_mutex_unlock(&w->lock);
 	return NULL;
@@ -187,15 +188,6 @@ static gboolean on_tick(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* A source that dispatches once each time it is made ready, from any thread. */
-static gboolean ready_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-	g_source_set_ready_time(source, -1);
-	return callback(user_data);
-}
-
-static GSourceFuncs ready_funcs = { .dispatch = ready_dispatch };
-
 PyfsWatchdog *pyfs_watchdog_start(const char *mountpoint)
 {
 	PyfsWatchdog *w;
@@ -214,10 +206,7 @@ PyfsWatchdog *pyfs_watchdog_start(const char *mountpoint)
 	w->deadline = w->period / 2;
 	g_mutex_init(&w->lock);
 	g_cond_init(&w->cond);
-	w->done = g_source_new(&ready_funcs, sizeof(GSource));
-	g_source_set_callback(w->done, on_check_done, w, NULL);
-	g_source_set_static_name(w->done, "[pyfsd] watchdog check done");
-	g_source_attach(w->done, NULL);
+	w->done = pyfs_wakeup_new(on_check_done, w, "[pyfsd] watchdog check done");
 
 	w->thread = g_thread_new("pyfs-watchdog", checker, w);
 	g_message("Watchdog: a health check every %.1f s, a ping when it passes",
