@@ -22,7 +22,9 @@
  * the Daemon's state: other threads (FUSE's, the registry's committers)
  * hand it work only through pyfs-wakeup.h. On SIGTERM or SIGINT it leaves
  * the bus (org.pyfs passes on), then stops the FUSE session, which
- * releases the mount.
+ * releases the mount. The stop is bounded: a watchdog check or a FUSE
+ * request stuck in the interpreter (Python code holding the GIL in C) is
+ * left to the exit, and the interpreter is then not finalised.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -350,6 +352,7 @@ int pyfs_daemon_run(const PyfsOptions *options)
 	g_autofree char *status = NULL;
 	Daemon d = { .options = options, .registry = registry, .ready_fd = -1 };
 	gboolean started;
+	gboolean stuck;
 	sigset_t stop_signals;
 
 	/* Before any thread exists, so that all but the FUSE pool inherit it. */
@@ -409,16 +412,35 @@ int pyfs_daemon_run(const PyfsOptions *options)
 		g_main_loop_run(loop);
 
 	/* First: a check under way needs the mount and the interpreter. */
-	g_clear_pointer(&d.watchdog, pyfs_watchdog_stop);
+	stuck = !pyfs_watchdog_stop(g_steal_pointer(&d.watchdog));
+	if (stuck)
+		g_warning("The health check under way is stuck (the mount or the interpreter); "
+			  "not waiting for it");
 	if (!d.unmounted)
 		sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
 	pyfs_bus_stop(d.bus);
+	if (!pyfs_fs_stop(d.fs)) {
+		/*
+		 * A FUSE thread stuck in a request still uses the session and
+		 * may read the registry: both are left to the exit. It changes
+		 * nothing (no request waits for the GIL in the middle of a
+		 * change), so the registry's listeners may go.
+		 */
+		g_warning("A FUSE request is stuck (Python code holds the interpreter, most "
+			  "likely); not waiting for it");
+		stuck = TRUE;
+		(void)g_steal_pointer(&registry);
+	}
 	pyfs_fs_free(g_steal_pointer(&d.fs));
 	save_unsettled(&d);
 	/* Only now can nothing change the registry, whose listener it is. */
 	g_clear_pointer(&d.bus, pyfs_bus_free);
 	release(&d);
-	pyfs_python_fini();
+	/* Bounded: code stuck in the interpreter is not waited for. */
+	if (stuck)
+		g_message("The interpreter is stuck; not finalizing it");
+	else
+		pyfs_python_fini();
 	g_message("Stopped");
 	return 0;
 }

@@ -43,8 +43,18 @@ gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GE
 /* The call server's socket to name in executable files (NULL: none). Before start. */
 void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket);
 
-/* Stops serving and releases the mount; waits for the FUSE threads. Idempotent. */
-void pyfs_fs_stop(PyfsFs *fs);
+/* How long pyfs_fs_stop() waits for the FUSE threads once the mount is released. */
+#define PYFS_FS_STOP_WAIT_MS 2000
+
+/*
+ * Stops serving and releases the mount, then waits for the FUSE threads,
+ * at most PYFS_FS_STOP_WAIT_MS. FALSE: one is stuck in a request (waiting
+ * for the GIL that Python code holds for good, most likely) and the
+ * session is left to the exit; pyfs_fs_free() then frees nothing, and
+ * what the session reaches (the registry, its listeners, the interpreter)
+ * must stay too. Idempotent.
+ */
+gboolean pyfs_fs_stop(PyfsFs *fs);
 
 void pyfs_fs_free(PyfsFs *fs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsFs, pyfs_fs_free)

@@ -4,7 +4,8 @@
  * one thread of our own ("pyfs-watchdog"), not GLib's shared pool, which
  * a hung check must not hold up. They meet under w->lock, a leaf lock, and
  * the checker tells the main loop that a check finished through w->done
- * (pyfs-wakeup.h).
+ * (pyfs-wakeup.h). At stop, a hung check is not waited out: it is left,
+ * with what it uses, to the exit.
  */
 #include "pyfs-python.h"
 
@@ -28,7 +29,7 @@ struct _PyfsWatchdog {
 	gboolean failing;       /* main thread: a failure was logged, not yet the recovery */
 
 	GMutex lock;            /* guards what follows; a leaf lock */
-	GCond cond;
+	GCond cond;             /* a check asked for, a check done, quit */
 	gboolean requested;     /* the main loop asks for a check */
 	gboolean busy;          /* a check is asked for or under way */
 	gboolean quit;
@@ -105,6 +106,8 @@ static gpointer checker(gpointer data)
 		w->took = g_get_monotonic_time() - w->started;
 		g_free(w->failure);
 		w->failure = passed ? NULL : g_strdup(error->message);
+		/* For pyfs_watchdog_stop(), which may be waiting. */
+		g_cond_broadcast(&w->cond);
 		pyfs_wakeup_signal(w->done);
 	}
 	g_mutex_unlock(&w->lock);
@@ -177,7 +180,7 @@ static gboolean on_tick(gpointer user_data)
 		w->busy = TRUE;
 		w->requested = TRUE;
 		w->started = g_get_monotonic_time();
-		g_cond_signal(&w->cond);
+		g_cond_broadcast(&w->cond);
 		started = TRUE;
 	}
 	g_mutex_unlock(&w->lock);
@@ -217,24 +220,42 @@ PyfsWatchdog *pyfs_watchdog_start(const char *mountpoint)
 	return w;
 }
 
-void pyfs_watchdog_stop(PyfsWatchdog *w)
+gboolean pyfs_watchdog_stop(PyfsWatchdog *w)
 {
+	gint64 end = g_get_monotonic_time() + PYFS_WATCHDOG_STOP_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+	gboolean stuck;
+
 	if (w == NULL)
-		return;
+		return TRUE;
 	g_source_remove(w->timer_id);
 	if (w->late_id != 0)
 		g_source_remove(w->late_id);
+	/* No ping from a check that ends from now on. */
+	g_source_destroy(w->done);
+
 	g_mutex_lock(&w->lock);
 	w->quit = TRUE;
-	g_cond_signal(&w->cond);
+	/* Asked for but not begun: it never will be. */
+	if (w->requested) {
+		w->requested = FALSE;
+		w->busy = FALSE;
+	}
+	g_cond_broadcast(&w->cond);
+	/* A check under way ends while the mount is served and the interpreter runs... */
+	while (w->busy)
+		if (!g_cond_wait_until(&w->cond, &w->lock, end))
+			break;
+	stuck = w->busy;
 	g_mutex_unlock(&w->lock);
-	/* A check under way ends: the mount is still served, the interpreter still runs. */
+	/* ... or it is what the watchdog is there to catch: leave it. */
+	if (stuck)
+		return FALSE;
 	g_thread_join(w->thread);
-	g_source_destroy(w->done);
 	g_source_unref(w->done);
 	g_mutex_clear(&w->lock);
 	g_cond_clear(&w->cond);
 	g_free(w->failure);
 	g_free(w->mountpoint);
 	g_free(w);
+	return TRUE;
 }
