@@ -327,7 +327,8 @@ static gboolean start(Daemon *d, GError **error)
 	pyfs_deadline_start(d->options->timeout, PYFS_DEADLINE_WORKERS);
 	/* Before the FUSE threads: it listens to the registry. */
 	d->bus = pyfs_bus_new(d->registry, d->options->mountpoint);
-	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options, error);
+	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options,
+			    d->options->allow_others, error);
 	if (d->fs == NULL)
 		return FALSE;
 	pyfs_fs_set_call_socket(d->fs, pyfs_callserver_socket(d->calls));

@@ -28,18 +28,20 @@ static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
 }
 
 PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
-		    GError **error)
+		    gboolean allow_others, GError **error)
 {
 	g_autoptr(PyfsFs) fs = g_new0(PyfsFs, 1);
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	/* default_permissions: the kernel checks the modes we report (0444
-	 * value files are read-only to the user even before we see an open).
+	 * value files are read-only to the user even before we see an open;
+	 * other users are kept to what pyfs-access.h grants them).
 	 * auto_unmount: fusermount3 stays behind and unmounts when we die,
 	 * even by SIGKILL, so a crash rarely leaves a stale mount. */
 	g_autofree char *all_options = g_strdup_printf(
-		"default_permissions,auto_unmount,fsname=pyfs,subtype=pyfs%s%s",
-		options ? "," : "", options ? options : "");
+		"default_permissions,auto_unmount,fsname=pyfs,subtype=pyfs%s%s%s",
+		allow_others ? ",allow_other" : "", options ? "," : "", options ? options : "");
 
+	fs->access = pyfs_access_new(getuid(), allow_others);
 	fs->tree.registry = registry;
 	fs->tree.inodes = pyfs_inode_table_new();
 	fs->mountpoint = g_strdup(mountpoint);
@@ -207,6 +209,7 @@ void pyfs_fs_free(PyfsFs *fs)
 		return;
 	}
 	pyfs_inode_table_free(fs->tree.inodes);
+	pyfs_access_free(fs->access);
 	g_free(fs->tree.call_socket);
 	g_free(fs->mountpoint);
 	g_mutex_clear(&fs->time_lock);

@@ -104,6 +104,21 @@ static const PyfsNode *node_of(PyfsFs *fs, fuse_ino_t ino)
 	return pyfs_inode_get(fs->tree.inodes, ino);
 }
 
+/*
+ * First thing in every handler that could run Python code, create an
+ * inode or change the list: another user's request is refused unless the
+ * owner allowed it (pyfs-access.h). TRUE: refused, and replied to.
+ */
+static gboolean refused(fuse_req_t req, PyfsAccessKind kind)
+{
+	int r = pyfs_access_check(fs_of(req)->access, fuse_req_ctx(req)->uid, kind);
+
+	if (r == 0)
+		return FALSE;
+	fuse_reply_err(req, -r);
+	return TRUE;
+}
+
 static void fill_stat(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info,
 		      struct stat *st)
 {
@@ -140,6 +155,7 @@ static void fill_stat(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info
 		st->st_mode = S_IFREG | 0644;
 		st->st_mtim = st->st_ctim = fs->modules_time;
 	}
+	st->st_mode = pyfs_access_mode(fs->access, st->st_mode);
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
 }
@@ -201,6 +217,8 @@ static void pyfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fuse_entry_param e;
 	int r;
 
+	if (refused(req, PYFS_ACCESS_READ))
+		return;
 	if (dir == NULL) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -237,6 +255,8 @@ static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	struct stat st;
 	int r;
 
+	if (refused(req, PYFS_ACCESS_READ))
+		return;
 	if (node == NULL) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -273,6 +293,8 @@ static void pyfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	g_autofree char *target = NULL;
 	int r;
 
+	if (refused(req, PYFS_ACCESS_READ))
+		return;
 	r = node ? pyfs_tree_examine(&fs->tree, node, &info, &error) : -ENOENT;
 	if (r == 0 && info.kind != PYFS_ENTRY_SYMLINK)
 		r = -EINVAL;
@@ -292,6 +314,9 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	g_auto(PyfsNodeInfo) info = { 0 };
 	int r;
 
+	if (refused(req, (fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC) ?
+			    PYFS_ACCESS_READ : PYFS_ACCESS_CHANGE))
+		return;
 	if (node == NULL) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -389,6 +414,8 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 	g_autoptr(PyfsModlist) undo = NULL;
 	gboolean ok;
 
+	if (refused(req, PYFS_ACCESS_CHANGE))
+		return;
 	if (!handle->writer) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -456,6 +483,8 @@ static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, i
 	const PyfsNode *node = node_of(fs, ino);
 	g_autoptr(GError) error = NULL;
 
+	if (refused(req, PYFS_ACCESS_CHANGE))
+		return;
 	if (node == NULL) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -503,6 +532,8 @@ static void pyfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	g_autoptr(GError) error = NULL;
 	int r;
 
+	if (refused(req, PYFS_ACCESS_READ))
+		return;
 	/* The listing is taken once, here: every readdir of this open reads it. */
 	r = node ? pyfs_tree_list(&fs->tree, node, &dh->children, &error) : -ENOENT;
 	if (r < 0) {

@@ -32,10 +32,12 @@ typedef void (*PyfsFsEndedFunc)(gpointer user_data);
 
 /*
  * Creates the session and mounts it on @mountpoint with the FUSE mount
- * options @options (comma-separated, may be NULL). Does not serve yet.
+ * options @options (comma-separated, may be NULL). With @allow_others,
+ * other users may read, list and run (allow_other is added); otherwise
+ * only pyfsd's user may use the mount (pyfs-access.h). Does not serve yet.
  */
 PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
-		    GError **error);
+		    gboolean allow_others, GError **error);
 
 /* Serves the mount from a thread pool; @ended as above. */
 gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GError **error);

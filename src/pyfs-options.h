@@ -13,6 +13,7 @@ typedef struct {
 	guint timeout;        /* seconds Python code may run for one request */
 	GStrv modules;        /* -m, in order; NULL when none was given */
 	char *mount_options;  /* the -o options joined with ","; NULL when none */
+	gboolean allow_others; /* other users may read, list and run (pyfs-access.h) */
 	gboolean version;
 } PyfsOptions;
 
