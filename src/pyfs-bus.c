@@ -41,7 +41,7 @@
  * import Python modules and may save the list to disk, so the registry
  * call runs in a GTask thread and the invocation is completed from the
  * task's callback, back on the main thread; the main loop never waits for
- * Python. ListModules only copies the list under the registry lock.
+ * Python. ListModules only copies the list, which a save never holds up.
  *
  * The Modules property follows the registry whoever changed it: the
  * registry listener runs on the committing thread (a FUSE thread, a task
@@ -71,6 +71,7 @@
 #include "pyfs-bus.h"
 #include "pyfs-error.h"
 #include "pyfs-label.h"
+#include "pyfs-log.h"
 #include "pyfs-manager-generated.h"
 #include "pyfs-names.h"
 
@@ -196,7 +197,7 @@ static gboolean sync_in_idle(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* Any thread, after a commit, outside the registry lock. */
+/* Any thread, after a commit, outside the registry's locks. */
 static void on_registry_changed(const PyfsModlist *now, gpointer user_data)
 {
 	PyfsBus *bus = user_data;
@@ -232,19 +233,10 @@ static void log_request(GDBusMethodInvocation *invocation, RequestOp op,
 		g_dbus_method_invocation_get_sender(invocation));
 }
 
-/*
- * Takes @invocation. Errors of other domains have no D-Bus name of ours;
- * an encoding error is an invalid name on the bus (D-Bus strings are UTF-8
- * anyway), and a D-Bus name maps back to a single code.
- */
+/* Takes @invocation; the error goes out under its org.pyfs.Error.* name (pyfs-error.h). */
 static void return_error(GDBusMethodInvocation *invocation, const GError *error)
 {
-	int code = PYFS_ERROR_FAILED;
-
-	if (error->domain == PYFS_ERROR)
-		code = error->code == PYFS_ERROR_ENCODING ? PYFS_ERROR_INVALID_NAME : error->code;
-	g_dbus_method_invocation_return_error_literal(invocation, PYFS_ERROR, code,
-						      error->message);
+	g_dbus_method_invocation_take_error(invocation, pyfs_error_for_dbus(error));
 }
 
 gboolean pyfs_bus_validate_names(const char *const *names, GError **error)
@@ -314,7 +306,9 @@ static void on_request_done(GObject *source, GAsyncResult *result, gpointer user
 
 	bus->in_flight--;
 	if (!g_task_propagate_boolean(G_TASK(result), &error)) {
-		g_debug("D-Bus %s refused: %s", request_names[request->op], error->message);
+		/* A module that does not import, a disk that refuses: worth a warning. */
+		pyfs_log_error(pyfs_error_is_usage(error) ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_WARNING,
+			       error, "Refused D-Bus %s()", request_names[request->op]);
 		return_error(invocation, error);
 		return;
 	}

@@ -18,9 +18,13 @@
  *     finds org.pyfs.<label> on the bus;
  *  7. under systemd's WatchdogSec=, start the health-checked pings.
  *
- * The main thread owns the GLib main loop, the bus and the signals; on
- * SIGTERM or SIGINT it leaves the bus (org.pyfs passes on), then stops the
- * FUSE session, which releases the mount.
+ * The main thread owns the GLib main loop, the bus and the signals, and
+ * the Daemon's state: other threads (FUSE's, the registry's committers)
+ * hand it work only through pyfs-wakeup.h. On SIGTERM or SIGINT it leaves
+ * the bus (org.pyfs passes on), then stops the FUSE session, which
+ * releases the mount. The stop is bounded: a watchdog check or a FUSE
+ * request stuck in the interpreter (Python code holding the GIL in C) is
+ * left to the exit, and the interpreter is then not finalised.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +51,7 @@
 #include "pyfs-python.h"
 #include "pyfs-registry.h"
 #include "pyfs-state.h"
+#include "pyfs-wakeup.h"
 #include "pyfs-watchdog.h"
 
 static const char *const default_modules[] = { "json", "os", "sys", NULL };
@@ -66,7 +71,8 @@ typedef struct {
 	PyfsWatchdog *watchdog;  /* NULL without WatchdogSec= */
 	PyfsCallServer *calls;   /* NULL without a call server: calls start python3 */
 	PyfsLivecode *livecode;  /* NULL when the code cannot be watched */
-	GSource *status_update;  /* made ready by every change of the module list */
+	GSource *status_update;  /* signalled by every change of the module list */
+	GSource *session_ended;  /* signalled by the FUSE thread when the mount went away */
 	int ready_fd;            /* the detaching parent's pipe, or -1 */
 	gboolean unmounted;      /* the session ended from outside */
 	gboolean quitting;       /* asked to stop, maybe before the loop runs */
@@ -147,6 +153,7 @@ static gboolean on_signal(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* Main thread: the session ended without us. */
 static gboolean quit_unmounted(gpointer user_data)
 {
 	Daemon *d = user_data;
@@ -158,10 +165,12 @@ static gboolean quit_unmounted(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* From a FUSE thread: the session ended without us. */
+/* A FUSE thread: hands the news to the main thread. */
 static void on_session_ended(gpointer user_data)
 {
-	g_main_context_invoke(NULL, quit_unmounted, user_data);
+	Daemon *d = user_data;
+
+	pyfs_wakeup_signal(d->session_ended);
 }
 
 /* The user's pyfsd.conf; a broken one is ignored, with a warning. */
@@ -219,24 +228,12 @@ static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
 {
 	Daemon *d = user_data;
 
-	g_source_set_ready_time(d->status_update, 0);
+	pyfs_wakeup_signal(d->status_update);
 }
-
-/* A source that dispatches once each time it is made ready, from any thread. */
-static gboolean ready_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-	g_source_set_ready_time(source, -1);
-	return callback(user_data);
-}
-
-static GSourceFuncs ready_funcs = { .dispatch = ready_dispatch };
 
 static void watch_modules(Daemon *d)
 {
-	d->status_update = g_source_new(&ready_funcs, sizeof(GSource));
-	g_source_set_callback(d->status_update, update_status, d, NULL);
-	g_source_set_static_name(d->status_update, "[pyfsd] STATUS update");
-	g_source_attach(d->status_update, NULL);
+	d->status_update = pyfs_wakeup_new(update_status, d, "[pyfsd] STATUS update");
 	pyfs_registry_add_listener(d->registry, on_modules_changed, d);
 }
 
@@ -252,13 +249,19 @@ static void save_unsettled(Daemon *d)
 		g_warning("Cannot save the module list: %s", error->message);
 }
 
+static void destroy_source(GSource **source)
+{
+	if (*source == NULL)
+		return;
+	g_source_destroy(*source);
+	g_clear_pointer(source, g_source_unref);
+}
+
 /* What start() set up besides the mount and the bus; once nothing can change the list. */
 static void release(Daemon *d)
 {
-	if (d->status_update != NULL) {
-		g_source_destroy(d->status_update);
-		g_clear_pointer(&d->status_update, g_source_unref);
-	}
+	destroy_source(&d->status_update);
+	destroy_source(&d->session_ended);
 	g_clear_pointer(&d->state, pyfs_state_free);
 	g_clear_pointer(&d->config, pyfs_config_free);
 	g_clear_pointer(&d->calls, pyfs_callserver_free);
@@ -365,14 +368,16 @@ static gboolean start(Daemon *d, GError **error)
 	watch_signals(d);
 	start_call_server(d);
 	/* Threads may start now: Python work on behalf of requests gets a time limit. */
-	pyfs_deadline_start(d->options->timeout);
+	pyfs_deadline_start(d->options->timeout, PYFS_DEADLINE_WORKERS);
 	/* Before the FUSE threads: it listens to the registry. */
 	d->bus = pyfs_bus_new(d->registry, d->options->mountpoint);
-	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options, error);
+	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options,
+			    d->options->allow_others, error);
 	if (d->fs == NULL)
 		return FALSE;
 	pyfs_fs_set_call_socket(d->fs, pyfs_callserver_socket(d->calls));
 	pyfs_fs_set_livecode(d->fs, d->livecode);
+	d->session_ended = pyfs_wakeup_new(quit_unmounted, d, "[pyfsd] session ended");
 	if (!pyfs_fs_start(d->fs, on_session_ended, d, error))
 		return FALSE;
 	/* The kernel's INIT is answered by the FUSE threads: from here on a
@@ -393,6 +398,7 @@ int pyfs_daemon_run(const PyfsOptions *options)
 	g_autofree char *status = NULL;
 	Daemon d = { .options = options, .registry = registry, .ready_fd = -1 };
 	gboolean started;
+	gboolean stuck;
 	sigset_t stop_signals;
 
 	/* Before any thread exists, so that all but the FUSE pool inherit it. */
@@ -427,7 +433,7 @@ int pyfs_daemon_run(const PyfsOptions *options)
 
 	started = start(&d, &error);
 	if (!started) {
-		g_critical("Cannot start: %s", error->message);
+		pyfs_log_error(G_LOG_LEVEL_CRITICAL, error, "Cannot start");
 		report_to_parent(&d, error->message);
 		sd_notifyf(0, "STATUS=Failed to start: %s", error->message);
 		if (d.fs != NULL)
@@ -453,18 +459,38 @@ int pyfs_daemon_run(const PyfsOptions *options)
 		g_main_loop_run(loop);
 
 	/* First: a check under way needs the mount and the interpreter. */
-	g_clear_pointer(&d.watchdog, pyfs_watchdog_stop);
+	stuck = !pyfs_watchdog_stop(g_steal_pointer(&d.watchdog));
+	if (stuck)
+		g_warning("The health check under way is stuck (the mount or the interpreter); "
+			  "not waiting for it");
 	if (!d.unmounted)
 		sd_notify(0, "STOPPING=1\nSTATUS=Shutting down...");
 	pyfs_bus_stop(d.bus);
+	if (!pyfs_fs_stop(d.fs)) {
+		/*
+		 * A FUSE thread stuck in a request still uses the session and
+		 * may read the registry: both are left to the exit. It changes
+		 * nothing (no request waits for the GIL in the middle of a
+		 * change), so the registry's listeners may go.
+		 */
+		g_warning("A FUSE request is stuck (Python code holds the interpreter, most "
+			  "likely); not waiting for it");
+		stuck = TRUE;
+		(void)g_steal_pointer(&registry);
+	}
 	pyfs_fs_free(g_steal_pointer(&d.fs));
 	save_unsettled(&d);
 	/* Only now can nothing change the registry, whose listener it is. */
 	g_clear_pointer(&d.bus, pyfs_bus_free);
 	release(&d);
-	/* Timed-out work may hold the GIL for good, or need it later: leave
-	 * the interpreter to the exit rather than finalise under its feet. */
-	if (pyfs_deadline_abandoned() > 0)
+	/*
+	 * Bounded: code stuck in the interpreter is not waited for; and
+	 * timed-out work may hold the GIL for good, or need it later: the
+	 * interpreter is left to the exit rather than finalised under its feet.
+	 */
+	if (stuck)
+		g_message("The interpreter is stuck; not finalizing it");
+	else if (pyfs_deadline_abandoned() > 0)
 		g_message("Timed-out Python code is still running; not finalizing the interpreter");
 	else
 		pyfs_python_fini();

@@ -4,13 +4,6 @@
 #include "pyfs-deadline.h"
 #include "pyfs-error.h"
 
-/*
- * The GIL lets one worker run Python at a time; more are there for work
- * blocked outside it (I/O, or hung code not yet ended). A stuck worker
- * counts against them until its code ends.
- */
-#define MAX_WORKERS 8
-
 typedef enum {
 	JOB_QUEUED,
 	JOB_RUNNING,
@@ -19,10 +12,11 @@ typedef enum {
 } JobState;
 
 typedef struct {
-	GMutex lock;           /* guards state and thread; a leaf lock */
+	GMutex lock;           /* guards state, running and thread; a leaf lock */
 	GCond changed;
 	JobState state;
 	gboolean started;      /* it got a worker before it was abandoned */
+	gboolean running;      /* func is running on thread: TimeoutError goes there */
 	unsigned long thread;  /* the worker's Python thread ident, while running */
 
 	char *what;
@@ -111,6 +105,7 @@ static void run_job(gpointer data, gpointer user_data)
 	}
 	job->state = JOB_RUNNING;
 	job->started = TRUE;
+	job->running = TRUE;
 	job->thread = PyThread_get_thread_ident();
 	g_mutex_unlock(&job->lock);
 
@@ -119,6 +114,8 @@ static void run_job(gpointer data, gpointer user_data)
 	current_job = NULL;
 
 	g_mutex_lock(&job->lock);
+	/* From here on this thread may run other work: no TimeoutError for this one. */
+	job->running = FALSE;
 	was_abandoned = job->state == JOB_ABANDONED;
 	if (!was_abandoned)
 		job->state = JOB_DONE;
@@ -133,10 +130,13 @@ static void run_job(gpointer data, gpointer user_data)
 }
 
 /*
- * With the GIL, then the job's lock (the documented order), so that the
- * job cannot end meanwhile and the exception cannot reach the next work
- * of the same thread: its thread state is gone once the work has left
- * Python, and SetAsyncExc then finds no thread to raise in.
+ * TimeoutError is raised by thread ident, so it must reach only a thread
+ * that still runs this job. The job may have ended while this waited for
+ * the GIL, and its worker taken other work, whose thread state has the
+ * same ident. So, with the GIL and then the job's lock (the documented
+ * order), raise only while run_job() has not yet seen func return: it
+ * says so under that lock before its thread takes other work, and until
+ * then, once func has left Python, the thread has no thread state to hit.
  */
 static void cancel_job(gpointer data, gpointer user_data)
 {
@@ -146,16 +146,17 @@ static void cancel_job(gpointer data, gpointer user_data)
 		PYFS_GIL_SCOPE gil = pyfs_python_enter();
 		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&job->lock);
 
-		if (job->state == JOB_ABANDONED && job->started)
+		if (job->state == JOB_ABANDONED && job->running)
 			PyThreadState_SetAsyncExc(job->thread, PyExc_TimeoutError);
 	}
 	job_unref(job);
 }
 
-void pyfs_deadline_start(guint seconds)
+void pyfs_deadline_start(guint seconds, guint n_workers)
 {
 	g_return_if_fail(workers == NULL);
 	g_return_if_fail(seconds > 0);
+	g_return_if_fail(n_workers > 0);
 
 	limit_s = seconds;
 	abandoned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -165,7 +166,7 @@ void pyfs_deadline_start(guint seconds)
 	 * demand leave their touched stacks in glibc's stack cache, and a
 	 * burst of requests then raised RSS for good.
 	 */
-	workers = g_thread_pool_new(run_job, NULL, MAX_WORKERS, TRUE, NULL);
+	workers = g_thread_pool_new(run_job, NULL, (gint)n_workers, TRUE, NULL);
 	canceller = g_thread_pool_new(cancel_job, NULL, 1, FALSE, NULL);
 }
 

@@ -26,12 +26,19 @@ G_BEGIN_DECLS
 #define PYFS_DEADLINE_DEFAULT_S 10
 
 /*
- * Starts the worker pool with a limit of @seconds (> 0). Until then work
- * runs on the calling thread, without a limit: pyfsd imports its modules
- * and forks its call server while it is still a single thread (and under
- * systemd, the start timeout bounds that).
+ * pyfsd's pool: the GIL lets one worker run Python at a time; more are
+ * there for work blocked outside it (I/O, or hung code not yet ended). A
+ * stuck worker counts against them until its code ends.
  */
-void pyfs_deadline_start(guint seconds);
+#define PYFS_DEADLINE_WORKERS 8
+
+/*
+ * Starts a pool of @n_workers (> 0) threads with a limit of @seconds (> 0).
+ * Until then work runs on the calling thread, without a limit: pyfsd
+ * imports its modules and forks its call server while it is still a single
+ * thread (and under systemd, the start timeout bounds that).
+ */
+void pyfs_deadline_start(guint seconds, guint n_workers);
 
 /* The limit, in seconds. */
 guint pyfs_deadline_limit(void);
@@ -42,8 +49,10 @@ typedef void (*PyfsDeadlineFunc)(gpointer data);
  * Runs @func(@data) on a worker and waits at most the limit. TRUE: @func
  * returned and @data is the caller's again. FALSE (PYFS_ERROR_TIMED_OUT,
  * naming @what, e.g. "import of re"): @data belongs to the abandoned
- * work, which frees it with @free_data when @func returns, or now if it
- * never started.
+ * work, which frees it with @free_data once done with it: after @func
+ * returned and the TimeoutError raised in it is settled, or when taken
+ * from the queue if it never started. A TimeoutError meant for abandoned
+ * work never reaches other work.
  */
 gboolean pyfs_deadline_run(const char *what, PyfsDeadlineFunc func, gpointer data,
 			   GDestroyNotify free_data, GError **error);

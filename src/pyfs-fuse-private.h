@@ -9,11 +9,13 @@
 #include <fuse_lowlevel.h>
 #include <time.h>
 
+#include "pyfs-access.h"
 #include "pyfs-fuse.h"
 #include "pyfs-tree.h"
 
 struct _PyfsFs {
 	PyfsTree tree;
+	PyfsAccess *access;           /* who may do what: checked first by every handler */
 	struct fuse_session *session;
 	char *mountpoint;
 	struct timespec mount_time;

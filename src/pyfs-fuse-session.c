@@ -28,18 +28,20 @@ static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
 }
 
 PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
-		    GError **error)
+		    gboolean allow_others, GError **error)
 {
 	g_autoptr(PyfsFs) fs = g_new0(PyfsFs, 1);
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	/* default_permissions: the kernel checks the modes we report (0444
-	 * value files are read-only to the user even before we see an open).
+	 * value files are read-only to the user even before we see an open;
+	 * other users are kept to what pyfs-access.h grants them).
 	 * auto_unmount: fusermount3 stays behind and unmounts when we die,
 	 * even by SIGKILL, so a crash rarely leaves a stale mount. */
 	g_autofree char *all_options = g_strdup_printf(
-		"default_permissions,auto_unmount,fsname=pyfs,subtype=pyfs%s%s",
-		options ? "," : "", options ? options : "");
+		"default_permissions,auto_unmount,fsname=pyfs,subtype=pyfs%s%s%s",
+		allow_others ? ",allow_other" : "", options ? "," : "", options ? options : "");
 
+	fs->access = pyfs_access_new(getuid(), allow_others);
 	fs->tree.registry = registry;
 	fs->tree.inodes = pyfs_inode_table_new();
 	fs->mountpoint = g_strdup(mountpoint);
@@ -140,10 +142,33 @@ gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GE
 	return fs->thread != NULL;
 }
 
-void pyfs_fs_stop(PyfsFs *fs)
+/*
+ * Whether the session loop returned within PYFS_FS_STOP_WAIT_MS. It
+ * returns once every worker has: a worker in a request finishes it first,
+ * and one stuck there is not waited out.
+ */
+static gboolean wait_for_loop(PyfsFs *fs)
 {
-	if (fs->session == NULL)
-		return;
+	gint64 end = g_get_monotonic_time() + PYFS_FS_STOP_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+	gboolean served;
+
+	/* A worker that was between its exit check and its read misses one
+	 * signal: repeat until the loop has returned. */
+	g_mutex_lock(&fs->served_lock);
+	while (!fs->served && g_get_monotonic_time() < end) {
+		kill(getpid(), PYFS_WAKE_SIGNAL);
+		g_cond_wait_until(&fs->served_cond, &fs->served_lock,
+				  MIN(end, g_get_monotonic_time() + 50 * G_TIME_SPAN_MILLISECOND));
+	}
+	served = fs->served;
+	g_mutex_unlock(&fs->served_lock);
+	return served;
+}
+
+gboolean pyfs_fs_stop(PyfsFs *fs)
+{
+	if (fs->session == NULL || g_atomic_int_get(&fs->stopping))
+		return fs->thread == NULL;
 	g_atomic_int_set(&fs->stopping, TRUE);
 	fuse_session_exit(fs->session);
 	/* Unmounting ends the connection: the loop's blocked reads return
@@ -153,24 +178,20 @@ void pyfs_fs_stop(PyfsFs *fs)
 		fs->mounted = FALSE;
 	}
 	if (fs->thread == NULL)
-		return;
-	/* A worker that was between its exit check and its read misses one
-	 * signal: repeat until the loop has returned. */
-	g_mutex_lock(&fs->served_lock);
-	while (!fs->served) {
-		kill(getpid(), PYFS_WAKE_SIGNAL);
-		g_cond_wait_until(&fs->served_cond, &fs->served_lock,
-				  g_get_monotonic_time() + 50 * G_TIME_SPAN_MILLISECOND);
-	}
-	g_mutex_unlock(&fs->served_lock);
+		return TRUE;
+	if (!wait_for_loop(fs))
+		return FALSE;
 	g_thread_join(g_steal_pointer(&fs->thread));
+	return TRUE;
 }
 
 void pyfs_fs_free(PyfsFs *fs)
 {
 	if (fs == NULL)
 		return;
-	pyfs_fs_stop(fs);
+	/* A stuck FUSE thread still uses all of it: the exit ends both. */
+	if (!pyfs_fs_stop(fs))
+		return;
 	if (fs->session != NULL)
 		fuse_session_destroy(fs->session);
 	/* Files still open when the session ended were never released. */
@@ -193,6 +214,7 @@ void pyfs_fs_free(PyfsFs *fs)
 		return;
 	}
 	pyfs_inode_table_free(fs->tree.inodes);
+	pyfs_access_free(fs->access);
 	g_free(fs->tree.call_socket);
 	g_free(fs->mountpoint);
 	g_mutex_clear(&fs->time_lock);

@@ -39,6 +39,7 @@
 
 #include "pyfs-error.h"
 #include "pyfs-fuse-private.h"
+#include "pyfs-log.h"
 #include "pyfs-names.h"
 #include "pyfs-tree.h"
 
@@ -103,6 +104,21 @@ static const PyfsNode *node_of(PyfsFs *fs, fuse_ino_t ino)
 	return pyfs_inode_get(fs->tree.inodes, ino);
 }
 
+/*
+ * First thing in every handler that could run Python code, create an
+ * inode or change the list: another user's request is refused unless the
+ * owner allowed it (pyfs-access.h). TRUE: refused, and replied to.
+ */
+static gboolean refused(fuse_req_t req, PyfsAccessKind kind)
+{
+	int r = pyfs_access_check(fs_of(req)->access, fuse_req_ctx(req)->uid, kind);
+
+	if (r == 0)
+		return FALSE;
+	fuse_reply_err(req, -r);
+	return TRUE;
+}
+
 static void fill_stat(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info,
 		      struct stat *st)
 {
@@ -139,8 +155,17 @@ static void fill_stat(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info
 		st->st_mode = S_IFREG | 0644;
 		st->st_mtim = st->st_ctim = fs->modules_time;
 	}
+	st->st_mode = pyfs_access_mode(fs->access, st->st_mode);
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+}
+
+/* Replies @r, a negative errno; @error, when the tree set it, says why (and is logged). */
+static void reply_failure(fuse_req_t req, int r, const GError *error)
+{
+	if (error != NULL)
+		g_warning("%s", error->message);
+	fuse_reply_err(req, -r);
 }
 
 static double timeout_for(const PyfsNode *node)
@@ -188,16 +213,19 @@ static void pyfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	const PyfsNode *dir = node_of(fs, parent);
 	const PyfsNode *child = NULL;
 	g_auto(PyfsNodeInfo) info = { 0 };
+	g_autoptr(GError) error = NULL;
 	struct fuse_entry_param e;
 	int r;
 
+	if (refused(req, PYFS_ACCESS_READ))
+		return;
 	if (dir == NULL) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	r = pyfs_tree_lookup(&fs->tree, dir, name, &child, &info);
+	r = pyfs_tree_lookup(&fs->tree, dir, name, &child, &info, &error);
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_failure(req, r, error);
 		return;
 	}
 	fill_entry(fs, child, &info, &e);
@@ -223,9 +251,12 @@ static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	PyfsFs *fs = fs_of(req);
 	const PyfsNode *node = node_of(fs, ino);
 	g_auto(PyfsNodeInfo) info = { 0 };
+	g_autoptr(GError) error = NULL;
 	struct stat st;
 	int r;
 
+	if (refused(req, PYFS_ACCESS_READ))
+		return;
 	if (node == NULL) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -243,10 +274,10 @@ static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 		info.content = g_bytes_ref(handle->content);
 		r = 0;
 	} else {
-		r = pyfs_tree_examine(&fs->tree, node, &info);
+		r = pyfs_tree_examine(&fs->tree, node, &info, &error);
 	}
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_failure(req, r, error);
 		return;
 	}
 	fill_stat(fs, node, &info, &st);
@@ -258,14 +289,17 @@ static void pyfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 	PyfsFs *fs = fs_of(req);
 	const PyfsNode *node = node_of(fs, ino);
 	g_auto(PyfsNodeInfo) info = { 0 };
+	g_autoptr(GError) error = NULL;
 	g_autofree char *target = NULL;
 	int r;
 
-	r = node ? pyfs_tree_examine(&fs->tree, node, &info) : -ENOENT;
+	if (refused(req, PYFS_ACCESS_READ))
+		return;
+	r = node ? pyfs_tree_examine(&fs->tree, node, &info, &error) : -ENOENT;
 	if (r == 0 && info.kind != PYFS_ENTRY_SYMLINK)
 		r = -EINVAL;
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_failure(req, r, error);
 		return;
 	}
 	target = g_strndup(g_bytes_get_data(info.content, NULL), g_bytes_get_size(info.content));
@@ -280,6 +314,9 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	g_auto(PyfsNodeInfo) info = { 0 };
 	int r;
 
+	if (refused(req, (fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC) ?
+			    PYFS_ACCESS_READ : PYFS_ACCESS_CHANGE))
+		return;
 	if (node == NULL) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -320,13 +357,16 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		/* Its size changes with every write: no page cache, no stale length. */
 		fi->direct_io = 1;
 	} else {
+		g_autoptr(GError) error = NULL;
+
 		if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 			fuse_reply_err(req, EACCES);
 			return;
 		}
-		r = pyfs_tree_examine(&fs->tree, node, &info);
+
+		r = pyfs_tree_examine(&fs->tree, node, &info, &error);
 		if (r < 0) {
-			fuse_reply_err(req, -r);
+			reply_failure(req, r, error);
 			return;
 		}
 		if (info.kind == PYFS_ENTRY_DIR) {
@@ -374,6 +414,8 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 	g_autoptr(PyfsModlist) undo = NULL;
 	gboolean ok;
 
+	if (refused(req, PYFS_ACCESS_CHANGE))
+		return;
 	if (!handle->writer) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -395,10 +437,7 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 	if (!ok) {
 		g_autoptr(GError) undo_error = NULL;
 
-		/* Import failures and timeouts were logged by the registry. */
-		if (!g_error_matches(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED) &&
-		    !g_error_matches(error, PYFS_ERROR, PYFS_ERROR_TIMED_OUT))
-			g_warning("Refused a write to run/modules: %s", error->message);
+		pyfs_log_error(G_LOG_LEVEL_WARNING, error, "Refused a write to run/modules");
 		if (undo != NULL &&
 		    !pyfs_registry_restore(fs->tree.registry, undo, handle->undo_serial, &undo_error))
 			g_warning("Cannot restore the module list: %s", undo_error->message);
@@ -444,6 +483,8 @@ static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, i
 	const PyfsNode *node = node_of(fs, ino);
 	g_autoptr(GError) error = NULL;
 
+	if (refused(req, PYFS_ACCESS_CHANGE))
+		return;
 	if (node == NULL) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -488,12 +529,15 @@ static void pyfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	PyfsFs *fs = fs_of(req);
 	const PyfsNode *node = node_of(fs, ino);
 	g_autoptr(DirHandle) dh = g_new0(DirHandle, 1);
+	g_autoptr(GError) error = NULL;
 	int r;
 
+	if (refused(req, PYFS_ACCESS_READ))
+		return;
 	/* The listing is taken once, here: every readdir of this open reads it. */
-	r = node ? pyfs_tree_list(&fs->tree, node, &dh->children) : -ENOENT;
+	r = node ? pyfs_tree_list(&fs->tree, node, &dh->children, &error) : -ENOENT;
 	if (r < 0) {
-		fuse_reply_err(req, -r);
+		reply_failure(req, r, error);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)dh;

@@ -33,10 +33,12 @@ typedef void (*PyfsFsEndedFunc)(gpointer user_data);
 
 /*
  * Creates the session and mounts it on @mountpoint with the FUSE mount
- * options @options (comma-separated, may be NULL). Does not serve yet.
+ * options @options (comma-separated, may be NULL). With @allow_others,
+ * other users may read, list and run (allow_other is added); otherwise
+ * only pyfsd's user may use the mount (pyfs-access.h). Does not serve yet.
  */
 PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
-		    GError **error);
+		    gboolean allow_others, GError **error);
 
 /* Serves the mount from a thread pool; @ended as above. */
 gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GError **error);
@@ -47,8 +49,18 @@ void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket);
 /* The live code the tree follows (borrowed; lives longer than @fs). */
 void pyfs_fs_set_livecode(PyfsFs *fs, PyfsLivecode *livecode);
 
-/* Stops serving and releases the mount; waits for the FUSE threads. Idempotent. */
-void pyfs_fs_stop(PyfsFs *fs);
+/* How long pyfs_fs_stop() waits for the FUSE threads once the mount is released. */
+#define PYFS_FS_STOP_WAIT_MS 2000
+
+/*
+ * Stops serving and releases the mount, then waits for the FUSE threads,
+ * at most PYFS_FS_STOP_WAIT_MS. FALSE: one is stuck in a request (waiting
+ * for the GIL that Python code holds for good, most likely) and the
+ * session is left to the exit; pyfs_fs_free() then frees nothing, and
+ * what the session reaches (the registry, its listeners, the interpreter)
+ * must stay too. Idempotent.
+ */
+gboolean pyfs_fs_stop(PyfsFs *fs);
 
 void pyfs_fs_free(PyfsFs *fs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsFs, pyfs_fs_free)

@@ -8,6 +8,7 @@
 #include "pyfs-deadline.h"
 #include "pyfs-error.h"
 #include "pyfs-livecode.h"
+#include "pyfs-log.h"
 
 typedef struct {
 	PyfsLivecodeListener func;
@@ -142,9 +143,10 @@ static void fresh_import_work(gpointer data)
 		g_autofree char *traceback = NULL;
 		g_autofree char *reason = pyfs_python_take_exception(&traceback);
 
-		g_set_error(&job->error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED, "%s", reason);
-		g_warning("The new code does not import (%s); the modules stay as they were\n%s",
-			  reason, traceback ? traceback : "");
+		g_set_error(&job->error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED,
+			    "The new code does not import, and the modules stay as they were: %s",
+			    reason);
+		pyfs_error_set_traceback(job->error, traceback);
 	} else {
 		g_debug("Imported the modules afresh (%ld modules dropped)",
 			PyLong_AsLong(dropped));
@@ -182,11 +184,10 @@ static gboolean fresh_import(PyfsLivecode *livecode, gboolean forced, GError **e
 	job->livecode = livecode;
 	job->names = pyfs_modlist_to_strv(list);
 	job->since_ns = pyfs_codewatch_now_ns();
-	/* Timed out, the job belongs to the work, which goes on abandoned. */
-	if (!pyfs_deadline_run("A fresh import of the modules", fresh_import_work, job,
-			       fresh_job_free, &local))
-		g_warning("%s; the tree may show the old code and the new mixed", local->message);
-	else if (job->error != NULL)
+	/* Timed out, the job belongs to the work, which goes on abandoned (the
+	 * tree may then show the old code and the new mixed). */
+	if (pyfs_deadline_run("A fresh import of the modules", fresh_import_work, job,
+			      fresh_job_free, &local) && job->error != NULL)
 		local = g_steal_pointer(&job->error);
 	if (local == NULL || local->code != PYFS_ERROR_TIMED_OUT)
 		fresh_job_free(job);
@@ -204,12 +205,20 @@ static gboolean fresh_import(PyfsLivecode *livecode, gboolean forced, GError **e
 	return TRUE;
 }
 
+/* A fresh import when the code changed; nobody asked, so a failure is logged. */
+static void follow_changes(PyfsLivecode *livecode)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (changed(livecode) && !fresh_import(livecode, FALSE, &error))
+		pyfs_log_error(G_LOG_LEVEL_WARNING, error, "Source files changed");
+}
+
 void pyfs_livecode_enter(PyfsLivecode *livecode)
 {
 	if (livecode == NULL)
 		return;
-	if (changed(livecode))
-		fresh_import(livecode, FALSE, NULL);
+	follow_changes(livecode);
 	gate_enter_shared(livecode);
 }
 
@@ -221,10 +230,7 @@ gboolean pyfs_livecode_reload(PyfsLivecode *livecode, GError **error)
 /* Main thread: news from the watch, even when no request comes. */
 static gboolean on_watch(int fd, GIOCondition condition, gpointer user_data)
 {
-	PyfsLivecode *livecode = user_data;
-
-	if (changed(livecode))
-		fresh_import(livecode, FALSE, NULL);
+	follow_changes(user_data);
 	return G_SOURCE_CONTINUE;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pyfs-error.h"
 #include "pyfs-log.h"
 
 static char *log_instance;
@@ -74,6 +75,24 @@ static const char *priority_of(GLogLevelFlags level)
 	return "7";
 }
 
+/* One record, with PYFS_MODULE= unless @module is NULL. */
+static void log_record(const char *file, const char *line, const char *func,
+		       GLogLevelFlags level, const char *module, const char *message)
+{
+	const GLogField fields[] = {
+		/* g_log_structured_array() adds no PRIORITY of its own. */
+		{ "PRIORITY", priority_of(level), -1 },
+		{ "MESSAGE", message, -1 },
+		{ "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
+		{ "CODE_FILE", file, -1 },
+		{ "CODE_LINE", line, -1 },
+		{ "CODE_FUNC", func, -1 },
+		{ "PYFS_MODULE", module, -1 },
+	};
+
+	g_log_structured_array(level, fields, G_N_ELEMENTS(fields) - (module == NULL ? 1 : 0));
+}
+
 void pyfs_log_module_full(const char *file, const char *line, const char *func,
 			  GLogLevelFlags level, const char *module, const char *format, ...)
 {
@@ -83,16 +102,21 @@ void pyfs_log_module_full(const char *file, const char *line, const char *func,
 	va_start(args, format);
 	message = g_strdup_vprintf(format, args);
 	va_end(args);
+	log_record(file, line, func, level, module, message);
+}
 
-	const GLogField fields[] = {
-		/* g_log_structured_array() adds no PRIORITY of its own. */
-		{ "PRIORITY", priority_of(level), -1 },
-		{ "MESSAGE", message, -1 },
-		{ "PYFS_MODULE", module, -1 },
-		{ "GLIB_DOMAIN", G_LOG_DOMAIN, -1 },
-		{ "CODE_FILE", file, -1 },
-		{ "CODE_LINE", line, -1 },
-		{ "CODE_FUNC", func, -1 },
-	};
-	g_log_structured_array(level, fields, G_N_ELEMENTS(fields));
+void pyfs_log_error_full(const char *file, const char *line, const char *func,
+			 GLogLevelFlags level, const GError *error, const char *format, ...)
+{
+	const char *traceback = pyfs_error_get_traceback(error);
+	g_autofree char *context = NULL;
+	g_autofree char *message = NULL;
+	va_list args;
+
+	va_start(args, format);
+	context = g_strdup_vprintf(format, args);
+	va_end(args);
+	message = g_strdup_printf("%s: %s%s%s", context, error->message, traceback ? "\n" : "",
+				  traceback ? traceback : "");
+	log_record(file, line, func, level, pyfs_error_get_module(error), message);
 }

@@ -26,4 +26,16 @@ void pyfs_log_module_full(const char *file, const char *line, const char *func,
 			  GLogLevelFlags level, const char *module, const char *format, ...)
 	G_GNUC_PRINTF(6, 7);
 
+/*
+ * Logs @error where its journey ends (a refused write, a refused D-Bus
+ * call): "CONTEXT: message" (CONTEXT from the format), then the Python
+ * traceback it carries, with PYFS_MODULE= when it names a module.
+ */
+#define pyfs_log_error(level, error, ...) \
+	pyfs_log_error_full(__FILE__, G_STRINGIFY(__LINE__), G_STRFUNC, level, error, __VA_ARGS__)
+
+void pyfs_log_error_full(const char *file, const char *line, const char *func,
+			 GLogLevelFlags level, const GError *error, const char *format, ...)
+	G_GNUC_PRINTF(6, 7);
+
 G_END_DECLS

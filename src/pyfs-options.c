@@ -37,6 +37,9 @@ PyfsOptions *pyfs_options_parse(int argc, char **argv, GError **error)
 		  "(overrides venv= of pyfsd.conf)", "DIR" },
 		{ "option", 'o', 0, G_OPTION_ARG_STRING_ARRAY, &mount_options,
 		  "FUSE mount options, comma-separated (repeatable)", "OPT" },
+		{ "allow-others", 0, 0, G_OPTION_ARG_NONE, &options->allow_others,
+		  "Let other users read, list and run what the mount shows, which runs "
+		  "Python code as this user (implies -o allow_other)", NULL },
 		{ "version", 0, 0, G_OPTION_ARG_NONE, &options->version,
 		  "Print the version and exit", NULL },
 		{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL, "MOUNTPOINT" },

@@ -14,6 +14,7 @@ typedef struct {
 	GStrv modules;        /* -m, in order; NULL when none was given */
 	char *venv;           /* --venv, absolute; NULL when not given */
 	char *mount_options;  /* the -o options joined with ","; NULL when none */
+	gboolean allow_others; /* other users may read, list and run (pyfs-access.h) */
 	gboolean version;
 } PyfsOptions;
 

@@ -12,8 +12,10 @@
  * pyfs's own locks. The gate is taken without the GIL and without any
  * pyfs lock; the GIL may be taken only while no pyfs lock is held; pyfs's
  * own locks (the registry's, the inode table's) are leaves taken briefly,
- * with or without the GIL, and nothing is called while holding them.
- * Never reply to FUSE while holding the GIL.
+ * with or without the GIL, and nothing is called while holding them, but
+ * for the registry's commit lock: held across the save of the module list
+ * (disk, no Python), and taken before the registry's list lock. Never
+ * reply to FUSE while holding the GIL.
  *
  * Include this header before any other: Python.h must come first.
  */

@@ -4,10 +4,13 @@
  * org.pyfs.Manager both act on.
  *
  * An operation validates its names, imports them (taking the GIL), then
- * commits: under the registry lock it computes the new list, asks the
+ * commits: one change at a time, it computes the new list, asks the
  * commit hook to persist it, and swaps it in only if that succeeded. So a
- * change is all-or-nothing and becomes visible in one step. Listeners run
- * after the commit, outside the lock, on the committing thread.
+ * change is all-or-nothing, becomes visible in one step, and changes are
+ * saved in the order they become current. Readers (snapshots, the serial)
+ * never wait for a save: they see the list as it was until the swap.
+ * Listeners run after the commit, outside the locks, on the committing
+ * thread.
  *
  * One change is visible before it is saved: the truncation that opens
  * `echo re > run/modules`. It is saved together with the write that
@@ -15,9 +18,15 @@
  * one, so a daemon killed while that write imports comes back with the
  * list as it was before, not with an empty one.
  *
- * Locking: the registry lock is a leaf (see pyfs-python.h): taken with or
- * without the GIL, never held while taking the GIL or calling out, except
- * for the commit hook, which must not enter Python or the registry.
+ * Errors are returned, never logged here: an import failure carries the
+ * module's name and the Python traceback (pyfs-error.h) to whoever ends
+ * its journey and logs it. Only the import abandoned past the deadline,
+ * whose error nobody waits for any more, is logged when it ends.
+ *
+ * Locking (see pyfs-python.h): two locks, neither held while taking the
+ * GIL. The commit lock is held by a change from reading the list to the
+ * swap, across the commit hook; the list lock, taken after it, only to
+ * swap or copy the list. Nothing else is called with either held.
  */
 #pragma once
 
@@ -30,8 +39,9 @@ G_BEGIN_DECLS
 typedef struct _PyfsRegistry PyfsRegistry;
 
 /*
- * Called under the registry lock with the list about to become current;
- * returning FALSE (with @error) refuses the change.
+ * Called with the list about to become current, while changes wait for it
+ * (not readers): it may block on the disk, and must not enter Python or
+ * the registry. Returning FALSE (with @error) refuses the change.
  */
 typedef gboolean (*PyfsCommitHook)(const PyfsModlist *next, gpointer user_data, GError **error);
 

@@ -143,18 +143,22 @@ const char *pyfs_state_get_path(PyfsState *state)
 	return state->path;
 }
 
-/* The registry's commit hook: under its lock, so no Python and no registry call here. */
+/* The registry's commit hook: changes wait for it, so no Python and no registry call here. */
 static gboolean save_before_commit(const PyfsModlist *next, gpointer user_data, GError **error)
 {
 	PyfsState *state = user_data;
 
-	if (pyfs_state_save(state->path, next, error))
+	g_autoptr(GError) local = NULL;
+
+	if (pyfs_state_save(state->path, next, &local))
 		return TRUE;
-	g_prefix_error(error, "Cannot save the module list, so it stays as it was: ");
+	/* org.pyfs.Error.StateFailed on the bus; the errno (EROFS, ENOSPC) for a writer. */
+	pyfs_error_propagate_as(error, g_steal_pointer(&local), PYFS_ERROR_STATE,
+				"Cannot save the module list, so it stays as it was: ");
 	return FALSE;
 }
 
-/* Adds each of @names that imports; the registry has logged why the others did not. */
+/* Adds each of @names that imports, and says why the others did not. */
 static void add_each(PyfsRegistry *registry, const char *const *names, const char *origin)
 {
 	for (const char *const *n = names; *n != NULL; n++) {
@@ -162,8 +166,7 @@ static void add_each(PyfsRegistry *registry, const char *const *names, const cha
 		g_autoptr(GError) error = NULL;
 
 		if (!pyfs_registry_add(registry, one, &error))
-			pyfs_log_module(G_LOG_LEVEL_WARNING, *n, "Skipping %s from %s: %s", *n,
-					origin, error->message);
+			pyfs_log_error(G_LOG_LEVEL_WARNING, error, "Skipping %s from %s", *n, origin);
 	}
 }
 

@@ -478,38 +478,35 @@ static void work_run(gpointer p)
 }
 
 /*
- * Runs @kind on @node under the deadline. NULL when it timed out (logged;
- * the work is the abandoned job's then), else the finished work, whose
- * results the caller takes before work_free().
+ * Runs @kind on @node under the deadline. NULL when it timed out (@error
+ * says what; the work is the abandoned job's then), else the finished
+ * work, whose results the caller takes before work_free().
  */
 static Work *run_work(WorkKind kind, PyfsTree *tree, const PyfsNode *node, const char *name,
-		      const char *verb)
+		      const char *verb, GError **error)
 {
 	Work *work = g_new0(Work, 1);
 	g_autofree char *object = pyfs_object_describe(node->module, (const char *const *)node->attrs);
 	g_autofree char *what = g_strdup_printf("%s %s%s%s", verb, object, name ? "/" : "",
 						name ? name : "");
-	g_autoptr(GError) error = NULL;
 
 	work->kind = kind;
 	work->tree = tree;
 	work->node = node;
 	work->name = g_strdup(name);
-	if (!pyfs_deadline_run(what, work_run, work, work_free, &error)) {
-		g_warning("%s", error->message);
+	if (!pyfs_deadline_run(what, work_run, work, work_free, error))
 		return NULL;
-	}
 	return work;
 }
 
-static int examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+static int examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info, GError **error)
 {
 	Work *work;
 	int r;
 
 	if (node->type != PYFS_NODE_ATTR)
 		return examine_now(tree, node, info);
-	work = run_work(WORK_EXAMINE, tree, node, NULL, "Reading");
+	work = run_work(WORK_EXAMINE, tree, node, NULL, "Reading", error);
 	if (work == NULL)
 		return -ETIMEDOUT;
 	r = work->result;
@@ -520,14 +517,14 @@ static int examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
 }
 
 static int lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
-		  const PyfsNode **child, PyfsNodeInfo *info)
+		  const PyfsNode **child, PyfsNodeInfo *info, GError **error)
 {
 	Work *work;
 	int r;
 
 	if (!in_module(dir))
 		return lookup_now(tree, dir, name, child, info);
-	work = run_work(WORK_LOOKUP, tree, dir, name, "Looking up");
+	work = run_work(WORK_LOOKUP, tree, dir, name, "Looking up", error);
 	if (work == NULL)
 		return -ETIMEDOUT;
 	r = work->result;
@@ -538,14 +535,14 @@ static int lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
 	return r;
 }
 
-static int list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
+static int list(PyfsTree *tree, const PyfsNode *dir, GArray **children, GError **error)
 {
 	Work *work;
 	int r;
 
 	if (!in_module(dir))
 		return list_now(tree, dir, children);
-	work = run_work(WORK_LIST, tree, dir, NULL, "Listing");
+	work = run_work(WORK_LIST, tree, dir, NULL, "Listing", error);
 	if (work == NULL)
 		return -ETIMEDOUT;
 	r = work->result;
@@ -556,33 +553,33 @@ static int list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
 
 /* The code as it is on disk, and no fresh import while Python code runs for us. */
 
-int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info, GError **error)
 {
 	int r;
 
 	pyfs_livecode_enter(tree->livecode);
-	r = examine(tree, node, info);
+	r = examine(tree, node, info, error);
 	pyfs_livecode_leave(tree->livecode);
 	return r;
 }
 
 int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
-		     const PyfsNode **child, PyfsNodeInfo *info)
+		     const PyfsNode **child, PyfsNodeInfo *info, GError **error)
 {
 	int r;
 
 	pyfs_livecode_enter(tree->livecode);
-	r = lookup(tree, dir, name, child, info);
+	r = lookup(tree, dir, name, child, info, error);
 	pyfs_livecode_leave(tree->livecode);
 	return r;
 }
 
-int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children)
+int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children, GError **error)
 {
 	int r;
 
 	pyfs_livecode_enter(tree->livecode);
-	r = list(tree, dir, children);
+	r = list(tree, dir, children, error);
 	pyfs_livecode_leave(tree->livecode);
 	return r;
 }

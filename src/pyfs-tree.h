@@ -4,6 +4,9 @@
  * bytes a read returns), what a name in a directory is, and what a
  * directory holds. Each call takes the GIL itself when it needs Python and
  * returns a negative errno on failure (ENOENT when the object is gone).
+ * A failure with more to say than its errno (Python code that did not
+ * finish within the deadline: -ETIMEDOUT) also sets @error, for the
+ * caller to log; the tree logs no failure of its own.
  */
 #pragma once
 
@@ -37,11 +40,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(PyfsNodeInfo, pyfs_node_info_clear)
  */
 
 /* What @node is now. run/modules' content is the current list. */
-int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info);
+int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info, GError **error);
 
 /* The node called @name in directory @dir, examined into @info. */
 int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
-		     const PyfsNode **child, PyfsNodeInfo *info);
+		     const PyfsNode **child, PyfsNodeInfo *info, GError **error);
 
 /* A directory's child, examined when the directory was listed. */
 typedef struct {
@@ -55,6 +58,6 @@ void pyfs_child_clear(PyfsChild *child);
  * The children of directory @dir, in listing order, each examined (a
  * GArray of PyfsChild that clears its elements).
  */
-int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children);
+int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children, GError **error);
 
 G_END_DECLS

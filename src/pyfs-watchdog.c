@@ -3,8 +3,9 @@
  * Threads: the timer and the pings run on the main thread; the checks on
  * one thread of our own ("pyfs-watchdog"), not GLib's shared pool, which
  * a hung check must not hold up. They meet under w->lock, a leaf lock, and
- * the checker tells the main loop that a check finished by making
- * w->done ready, which any thread may do.
+ * the checker tells the main loop that a check finished through w->done
+ * (pyfs-wakeup.h). At stop, a hung check is not waited out: it is left,
+ * with what it uses, to the exit.
  */
 #include "pyfs-python.h"
 
@@ -14,6 +15,7 @@
 #include <gio/gio.h>
 #include <systemd/sd-daemon.h>
 
+#include "pyfs-wakeup.h"
 #include "pyfs-watchdog.h"
 
 struct _PyfsWatchdog {
@@ -22,12 +24,12 @@ struct _PyfsWatchdog {
 	gint64 deadline;        /* half a period: a check later than that earns no ping */
 	guint timer_id;
 	guint late_id;          /* fires at the deadline of the check under way */
-	GSource *done;          /* made ready by the checker when a check finished */
+	GSource *done;          /* signalled by the checker when a check finished */
 	GThread *thread;
 	gboolean failing;       /* main thread: a failure was logged, not yet the recovery */
 
 	GMutex lock;            /* guards what follows; a leaf lock */
-	GCond cond;
+	GCond cond;             /* a check asked for, a check done, quit */
 	gboolean requested;     /* the main loop asks for a check */
 	gboolean busy;          /* a check is asked for or under way */
 	gboolean quit;
@@ -104,7 +106,9 @@ static gpointer checker(gpointer data)
 		w->took = g_get_monotonic_time() - w->started;
 		g_free(w->failure);
 		w->failure = passed ? NULL : g_strdup(error->message);
-		g_source_set_ready_time(w->done, 0);
+		/* For pyfs_watchdog_stop(), which may be waiting. */
+		g_cond_broadcast(&w->cond);
+		pyfs_wakeup_signal(w->done);
 	}
 	g_mutex_unlock(&w->lock);
 	return NULL;
@@ -176,7 +180,7 @@ static gboolean on_tick(gpointer user_data)
 		w->busy = TRUE;
 		w->requested = TRUE;
 		w->started = g_get_monotonic_time();
-		g_cond_signal(&w->cond);
+		g_cond_broadcast(&w->cond);
 		started = TRUE;
 	}
 	g_mutex_unlock(&w->lock);
@@ -186,15 +190,6 @@ static gboolean on_tick(gpointer user_data)
 		w->late_id = g_timeout_add(MAX(w->deadline / 1000, 1), on_check_late, w);
 	return G_SOURCE_CONTINUE;
 }
-
-/* A source that dispatches once each time it is made ready, from any thread. */
-static gboolean ready_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-	g_source_set_ready_time(source, -1);
-	return callback(user_data);
-}
-
-static GSourceFuncs ready_funcs = { .dispatch = ready_dispatch };
 
 PyfsWatchdog *pyfs_watchdog_start(const char *mountpoint)
 {
@@ -214,10 +209,7 @@ PyfsWatchdog *pyfs_watchdog_start(const char *mountpoint)
 	w->deadline = w->period / 2;
 	g_mutex_init(&w->lock);
 	g_cond_init(&w->cond);
-	w->done = g_source_new(&ready_funcs, sizeof(GSource));
-	g_source_set_callback(w->done, on_check_done, w, NULL);
-	g_source_set_static_name(w->done, "[pyfsd] watchdog check done");
-	g_source_attach(w->done, NULL);
+	w->done = pyfs_wakeup_new(on_check_done, w, "[pyfsd] watchdog check done");
 
 	w->thread = g_thread_new("pyfs-watchdog", checker, w);
 	g_message("Watchdog: a health check every %.1f s, a ping when it passes",
@@ -228,24 +220,42 @@ PyfsWatchdog *pyfs_watchdog_start(const char *mountpoint)
 	return w;
 }
 
-void pyfs_watchdog_stop(PyfsWatchdog *w)
+gboolean pyfs_watchdog_stop(PyfsWatchdog *w)
 {
+	gint64 end = g_get_monotonic_time() + PYFS_WATCHDOG_STOP_WAIT_MS * G_TIME_SPAN_MILLISECOND;
+	gboolean stuck;
+
 	if (w == NULL)
-		return;
+		return TRUE;
 	g_source_remove(w->timer_id);
 	if (w->late_id != 0)
 		g_source_remove(w->late_id);
+	/* No ping from a check that ends from now on. */
+	g_source_destroy(w->done);
+
 	g_mutex_lock(&w->lock);
 	w->quit = TRUE;
-	g_cond_signal(&w->cond);
+	/* Asked for but not begun: it never will be. */
+	if (w->requested) {
+		w->requested = FALSE;
+		w->busy = FALSE;
+	}
+	g_cond_broadcast(&w->cond);
+	/* A check under way ends while the mount is served and the interpreter runs... */
+	while (w->busy)
+		if (!g_cond_wait_until(&w->cond, &w->lock, end))
+			break;
+	stuck = w->busy;
 	g_mutex_unlock(&w->lock);
-	/* A check under way ends: the mount is still served, the interpreter still runs. */
+	/* ... or it is what the watchdog is there to catch: leave it. */
+	if (stuck)
+		return FALSE;
 	g_thread_join(w->thread);
-	g_source_destroy(w->done);
 	g_source_unref(w->done);
 	g_mutex_clear(&w->lock);
 	g_cond_clear(&w->cond);
 	g_free(w->failure);
 	g_free(w->mountpoint);
 	g_free(w);
+	return TRUE;
 }

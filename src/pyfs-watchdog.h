@@ -35,11 +35,17 @@ gboolean pyfs_health_check(const char *mountpoint, GError **error);
  */
 PyfsWatchdog *pyfs_watchdog_start(const char *mountpoint);
 
+/* How long pyfs_watchdog_stop() waits for a check under way. */
+#define PYFS_WATCHDOG_STOP_WAIT_MS 1000
+
 /*
- * Stops the pings and waits for a check under way: call while the mount
- * is still served and before the interpreter is finalised. Accepts NULL.
+ * Stops the pings and waits for a check under way, at most
+ * PYFS_WATCHDOG_STOP_WAIT_MS: a stop must not wait on what the watchdog
+ * is there to catch. FALSE: the check is stuck (the mount or the GIL), and
+ * is left to the exit with the watchdog; it may still enter the
+ * interpreter, which must not be finalised then. Call while the mount is
+ * still served and before the interpreter is finalised. Accepts NULL.
  */
-void pyfs_watchdog_stop(PyfsWatchdog *watchdog);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsWatchdog, pyfs_watchdog_stop)
+gboolean pyfs_watchdog_stop(PyfsWatchdog *watchdog);
 
 G_END_DECLS

@@ -72,6 +72,7 @@ chmod 0700 "$XDG_RUNTIME_DIR"
 
 pids=()     # processes to end, the daemons last
 mounts=()   # mountpoints to release
+binds=()    # bind mounts a test made (a read-only state directory), to undo
 logs=()     # pyfsd logs to check and to show on failure
 
 cleanup() {
@@ -87,6 +88,9 @@ cleanup() {
   done
   for mnt in "${mounts[@]}"; do
     unmounted "$mnt" || fusermount3 -u -z "$mnt" 2>/dev/null || true
+  done
+  for mnt in "${binds[@]}"; do
+    umount "$mnt" 2>/dev/null || true
   done
   # PYFS_TEST_KEEP=1 keeps the logs for a post-mortem.
   if [[ ${PYFS_TEST_KEEP:-} == 1 ]]; then

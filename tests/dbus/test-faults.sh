@@ -165,6 +165,38 @@ busctl --user call "$dest" "$OBJ" "$IFACE" AddModule s csv
   fail "AddModule csv after the restarts: $(list_modules "$dest"), saved $(saved)"
 ok "after the restarts AddModule csv is served and saved"
 
+# A list that cannot be saved: refused with org.pyfs.Error.StateFailed, the
+# reason in the message, nothing changed; a writer of run/modules gets the
+# errno. Root writes through any mode: a read-only bind mount then.
+state_dir=$XDG_STATE_HOME/pyfs
+if [[ $(id -u) == 0 ]]; then
+  mount --bind "$state_dir" "$state_dir" && binds+=("$state_dir")
+  mount -o remount,bind,ro "$state_dir"
+  refusal="Read-only file system"
+else
+  chmod 0555 "$state_dir"
+  refusal="Permission denied"
+fi
+expect_error org.pyfs.Error.StateFailed "$dest" AddModule "'textwrap'"
+[[ $error_text == *"Cannot save the module list, so it stays as it was"*"$refusal"* ]] ||
+  fail "StateFailed does not say why: $error_text"
+expect_error org.pyfs.Error.StateFailed "$dest" SetModules "['json']"
+expect_error org.pyfs.Error.StateFailed "$dest" ClearModules
+[[ $(list_modules "$dest") == "json os sys csv" && $(saved) == "json os sys csv" ]] ||
+  fail "a refused change changed the list: $(list_modules "$dest"), saved $(saved)"
+if out=$(bash -c "echo textwrap >> '$mnt/run/modules'" 2>&1); then
+  fail "the append succeeded with an unsaveable list"
+fi
+[[ $out == *"$refusal"* ]] || fail "the append: '$out'"
+if [[ $(id -u) == 0 ]]; then
+  umount "$state_dir" && binds=()
+else
+  chmod 0700 "$state_dir"
+fi
+busctl --user call "$dest" "$OBJ" "$IFACE" AddModule s textwrap
+[[ $(saved) == "json os sys csv textwrap" ]] || fail "saved again: $(saved)"
+ok "an unsaveable list: org.pyfs.Error.StateFailed ($refusal), nothing changed; saved again once writable"
+
 # An import that does not end: the call fails after --timeout, the rest serves.
 start_pyfsd D "$HOME/mnt2" -t 1 -m json
 expect_error org.pyfs.Error.TimedOut org.pyfs.mnt2 AddModule "'pyfs_spinimport'"
@@ -178,9 +210,9 @@ stop_pyfsd "${pid[D]}" "$HOME/mnt2"
 check_log "${log[D]}" 'did not finish within 1 s|Cannot import pyfs_spinimport: TimeoutError'
 
 stop_pyfsd "${pid[C]}" "$mnt"
-for id in A B C; do
-  check_log "${log[$id]}"
-done
+check_log "${log[A]}"
+check_log "${log[B]}"
+check_log "${log[C]}" 'Refused (D-Bus (AddModule|SetModules|ClearModules)\(\)|a write to run/modules): Cannot save the module list'
 ok "no unexpected warning in any log"
 
 echo "$passed passed"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Python objects that misbehave give bounded, clear results and a log line.
-EXPECTED_WARNINGS='Cannot render|Cannot get|dir\(pyfs_badir\) failed|Cannot add pyfs_replaced: sys.modules holds a NotAModule there, not a module'
+EXPECTED_WARNINGS='Cannot render|Cannot get|dir\(pyfs_badir\) failed|Refused a write to run/modules: pyfs_replaced is not a module: sys.modules holds a NotAModule'
 . "$(dirname "$0")/lib.sh"
 
 pyfs_start -m pyfs_hostile -m pyfs_badir
@@ -34,7 +34,7 @@ check "and a log line" grep -q "dir(pyfs_badir) failed" "$PYFS_LOG"
 expect_errno "a module replaced by a non-module is refused" "No such file or directory" \
 	bash -c "echo pyfs_replaced >> '$MNT/run/modules'"
 check "and a log line says why" \
-	grep -q "Cannot add pyfs_replaced: sys.modules holds a NotAModule there, not a module" "$PYFS_LOG"
+	grep -q "Refused a write to run/modules: pyfs_replaced is not a module: sys.modules holds a NotAModule" "$PYFS_LOG"
 expect_eq "the list is unchanged" "pyfs_hostile pyfs_badir" "$(paste -sd ' ' "$MNT/run/modules")"
 check "a module replaced by a module subclass is added" \
 	bash -c "echo pyfs_selfmodule >> '$MNT/run/modules'"

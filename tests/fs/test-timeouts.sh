@@ -35,7 +35,7 @@ check "after the limit, not before ($took s for $LIMIT s)" \
 	test "$took" -ge "$LIMIT" -a "$took" -le $((LIMIT + 5))
 expect_eq "nothing was added" "json pyfs_blocking pyfs_blockdir" "$(list)"
 check "a log line names the import" \
-	logged "Cannot import pyfs_slowimport: The import of pyfs_slowimport did not finish within $LIMIT s"
+	logged "Refused a write to run/modules: The import of pyfs_slowimport did not finish within $LIMIT s"
 check "its import still hangs" test -e "$PYFS_TEST_IMPORT_STARTED"
 
 # The import is still blocked in its worker: everything else is served.

@@ -21,12 +21,14 @@ check "another module is a symlink" test -L lib/os/path
 expect_eq "os.path points at posixpath's own place" "../posixpath" "$(readlink lib/os/path)"
 expect_eq "json.codecs points at codecs" "../codecs" "$(readlink lib/json/codecs)"
 check "a symlink target resolves" test -d lib/os/path/
-expect_eq "a callable is an executable file, mode 0555" "555 regular file" \
+# The owner's alone (--allow-others shares it: tests/fs/test-others.sh).
+expect_eq "a callable is an executable file, mode 0500" "500 regular file" \
 	"$(stat -c '%a %F' lib/os/getcwd)"
-expect_eq "a value is a read-only file, mode 0444" "444 regular file" \
+expect_eq "a value is a read-only file, mode 0400" "400 regular file" \
 	"$(stat -c '%a %F' lib/os/sep)"
-expect_eq "run/modules is writable, mode 0644" "644 regular file" \
+expect_eq "run/modules is writable, mode 0600" "600 regular file" \
 	"$(stat -c '%a %F' run/modules)"
+expect_eq "a directory, mode 0500" "500 directory" "$(stat -c '%a %F' lib/json/decoder)"
 expect_eq "bin/pow links to lib/builtins/pow" "../lib/builtins/pow" "$(readlink bin/pow)"
 expect_eq "bin/ holds callables only" "" "$(ls bin | grep -x -e None -e Ellipsis)"
 

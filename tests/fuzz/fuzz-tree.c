@@ -90,7 +90,7 @@ static void check_symlink(const PyfsNode *node, GBytes *content)
 		module += 3;
 	}
 	g_assert_true(pyfs_name_validate(module, NULL));
-	g_assert_cmpint(pyfs_tree_lookup(&tree, lib, module, &found, &info), ==, 0);
+	g_assert_cmpint(pyfs_tree_lookup(&tree, lib, module, &found, &info, NULL), ==, 0);
 	g_assert_cmpint(info.kind, ==, PYFS_ENTRY_DIR);
 }
 
@@ -132,7 +132,7 @@ static const PyfsNode *lookup(const PyfsNode *dir, const char *name, PyfsNodeInf
 	int r;
 
 	sync_last_ino();
-	r = pyfs_tree_lookup(&tree, dir, name, &child, info);
+	r = pyfs_tree_lookup(&tree, dir, name, &child, info, NULL);
 	if (r < 0) {
 		g_assert_cmpint(r, ==, -ENOENT);
 		/* Nothing to show for a failed lookup: no inode either. */
@@ -142,7 +142,7 @@ static const PyfsNode *lookup(const PyfsNode *dir, const char *name, PyfsNodeInf
 	g_assert_nonnull(child);
 	check_node(child, info);
 	/* Stable for the life of the mount: the same name, the same inode. */
-	g_assert_cmpint(pyfs_tree_lookup(&tree, dir, name, &again, &again_info), ==, 0);
+	g_assert_cmpint(pyfs_tree_lookup(&tree, dir, name, &again, &again_info, NULL), ==, 0);
 	g_assert_true(again == child);
 	g_assert_cmpint(again_info.kind, ==, info->kind);
 	g_assert_true(pyfs_inode_get(tree.inodes, child->ino) == child);
@@ -153,7 +153,7 @@ static void list(const PyfsNode *dir, guint8 pick)
 {
 	g_autoptr(GArray) children = NULL;
 	g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
-	int r = pyfs_tree_list(&tree, dir, &children);
+	int r = pyfs_tree_list(&tree, dir, &children, NULL);
 	guint step;
 
 	if (r < 0) {
@@ -244,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (path[i] == '/')
 			path[i] = '\0';
 	stack[0] = pyfs_inode_get(tree.inodes, PYFS_INO_ROOT);
-	g_assert_cmpint(pyfs_tree_examine(&tree, stack[0], &info), ==, 0);
+	g_assert_cmpint(pyfs_tree_examine(&tree, stack[0], &info, NULL), ==, 0);
 	check_node(stack[0], &info);
 
 	for (guint steps = 0; component <= path + size && steps < MAX_COMPONENTS; steps++) {
