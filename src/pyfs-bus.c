@@ -128,6 +128,7 @@ typedef enum {
 	REQUEST_SET,
 	REQUEST_CLEAR,
 	REQUEST_REMOVE,
+	REQUEST_RELOAD,
 } RequestOp;
 
 static const char *const request_names[] = {
@@ -135,6 +136,7 @@ static const char *const request_names[] = {
 	[REQUEST_SET] = "SetModules",
 	[REQUEST_CLEAR] = "ClearModules",
 	[REQUEST_REMOVE] = "RemoveModule",
+	[REQUEST_RELOAD] = "Reload",
 };
 
 /* A change request on its way through a task thread. */
@@ -289,6 +291,9 @@ static void run_request(GTask *task, gpointer source, gpointer task_data,
 	case REQUEST_REMOVE:
 		ok = pyfs_registry_remove(registry, names[0], &error);
 		break;
+	case REQUEST_RELOAD:
+		ok = pyfs_registry_reload(registry, &error);
+		break;
 	}
 	if (ok)
 		g_task_return_boolean(task, TRUE);
@@ -326,6 +331,9 @@ static void on_request_done(GObject *source, GAsyncResult *result, gpointer user
 		break;
 	case REQUEST_REMOVE:
 		pyfs_manager_complete_remove_module(bus->skeleton, invocation);
+		break;
+	case REQUEST_RELOAD:
+		pyfs_manager_complete_reload(bus->skeleton, invocation);
 		break;
 	}
 }
@@ -385,6 +393,12 @@ static gboolean on_handle_remove_module(PyfsManager *manager, GDBusMethodInvocat
 	const char *const names[] = { name, NULL };
 
 	return start_request(user_data, invocation, REQUEST_REMOVE, names);
+}
+
+static gboolean on_handle_reload(PyfsManager *manager, GDBusMethodInvocation *invocation,
+				 gpointer user_data)
+{
+	return start_request(user_data, invocation, REQUEST_RELOAD, NULL);
 }
 
 static gboolean on_handle_list_modules(PyfsManager *manager, GDBusMethodInvocation *invocation,
@@ -682,6 +696,7 @@ PyfsBus *pyfs_bus_new(PyfsRegistry *registry, const char *mountpoint)
 			 bus);
 	g_signal_connect(bus->skeleton, "handle-remove-module",
 			 G_CALLBACK(on_handle_remove_module), bus);
+	g_signal_connect(bus->skeleton, "handle-reload", G_CALLBACK(on_handle_reload), bus);
 
 	pyfs_registry_add_listener(registry, on_registry_changed, bus);
 	return bus;

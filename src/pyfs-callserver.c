@@ -577,6 +577,12 @@ void pyfs_callserver_reload(PyfsCallServer *server)
 	want(server, WANT_RELOAD);
 }
 
+gboolean pyfs_callserver_reloader(gpointer server, GError **error)
+{
+	pyfs_callserver_reload(server);
+	return TRUE;
+}
+
 PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServerConfig *config,
 				      GError **error)
 {

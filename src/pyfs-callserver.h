@@ -42,6 +42,9 @@ const char *pyfs_callserver_socket(PyfsCallServer *server);
  */
 void pyfs_callserver_reload(PyfsCallServer *server);
 
+/* pyfs_callserver_reload() as a PyfsReloader of the registry. */
+gboolean pyfs_callserver_reloader(gpointer server, GError **error);
+
 /*
  * Stops every server (running calls get SIGTERM, then SIGKILL), waits for
  * them (bounded) and removes the socket. Main thread, once nothing can

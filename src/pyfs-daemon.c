@@ -367,6 +367,12 @@ static gboolean start(Daemon *d, GError **error)
 	watch_modules(d);
 	watch_signals(d);
 	start_call_server(d);
+	/* Reload(): the calls stop taking the old code first, then the tree's
+	 * fresh import, which may take long. */
+	if (d->calls != NULL)
+		pyfs_registry_add_reloader(d->registry, pyfs_callserver_reloader, d->calls);
+	if (d->livecode != NULL)
+		pyfs_registry_add_reloader(d->registry, pyfs_livecode_reloader, d->livecode);
 	/* Threads may start now: Python work on behalf of requests gets a time limit. */
 	pyfs_deadline_start(d->options->timeout, PYFS_DEADLINE_WORKERS);
 	/* Before the FUSE threads: it listens to the registry. */

@@ -227,6 +227,11 @@ gboolean pyfs_livecode_reload(PyfsLivecode *livecode, GError **error)
 	return fresh_import(livecode, TRUE, error);
 }
 
+gboolean pyfs_livecode_reloader(gpointer livecode, GError **error)
+{
+	return pyfs_livecode_reload(livecode, error);
+}
+
 /* Main thread: news from the watch, even when no request comes. */
 static gboolean on_watch(int fd, GIOCondition condition, gpointer user_data)
 {

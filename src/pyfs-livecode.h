@@ -58,4 +58,7 @@ void pyfs_livecode_leave(PyfsLivecode *livecode);
 /* A fresh import of the listed modules, now, changed or not (Reload()). */
 gboolean pyfs_livecode_reload(PyfsLivecode *livecode, GError **error);
 
+/* pyfs_livecode_reload() as a PyfsReloader of the registry. */
+gboolean pyfs_livecode_reloader(gpointer livecode, GError **error);
+
 G_END_DECLS

@@ -29,7 +29,13 @@ struct _PyfsRegistry {
 	PyfsCommitHook hook;  /* set once at start-up, before any operation */
 	gpointer hook_data;
 	GArray *listeners;    /* of Listener; set up at start-up, read-only after */
+	GArray *reloaders;    /* of Reloader; likewise */
 };
+
+typedef struct {
+	PyfsReloader func;
+	gpointer user_data;
+} Reloader;
 
 typedef enum {
 	OP_ADD,
@@ -47,6 +53,7 @@ PyfsRegistry *pyfs_registry_new(void)
 	g_mutex_init(&registry->lock);
 	registry->list = pyfs_modlist_new();
 	registry->listeners = g_array_new(FALSE, FALSE, sizeof(Listener));
+	registry->reloaders = g_array_new(FALSE, FALSE, sizeof(Reloader));
 	return registry;
 }
 
@@ -57,6 +64,7 @@ void pyfs_registry_free(PyfsRegistry *registry)
 	pyfs_modlist_free(registry->list);
 	pyfs_modlist_free(registry->saved);
 	g_array_unref(registry->listeners);
+	g_array_unref(registry->reloaders);
 	g_mutex_clear(&registry->commit_lock);
 	g_mutex_clear(&registry->lock);
 	g_free(registry);
@@ -75,6 +83,33 @@ void pyfs_registry_add_listener(PyfsRegistry *registry, PyfsRegistryListener lis
 	Listener l = { listener, user_data };
 
 	g_array_append_val(registry->listeners, l);
+}
+
+void pyfs_registry_add_reloader(PyfsRegistry *registry, PyfsReloader reloader,
+				gpointer user_data)
+{
+	Reloader r = { reloader, user_data };
+
+	g_array_append_val(registry->reloaders, r);
+}
+
+gboolean pyfs_registry_reload(PyfsRegistry *registry, GError **error)
+{
+	g_autoptr(GError) first = NULL;
+
+	/* All of them, a failure or not: what can be fresh is. */
+	for (guint i = 0; i < registry->reloaders->len; i++) {
+		Reloader *r = &g_array_index(registry->reloaders, Reloader, i);
+		g_autoptr(GError) local = NULL;
+
+		if (!r->func(r->user_data, &local) && first == NULL)
+			first = g_steal_pointer(&local);
+	}
+	if (first != NULL) {
+		g_propagate_error(error, g_steal_pointer(&first));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 typedef struct {

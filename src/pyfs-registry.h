@@ -54,6 +54,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsRegistry, pyfs_registry_free)
 
 void pyfs_registry_set_commit_hook(PyfsRegistry *registry, PyfsCommitHook hook,
 				   gpointer user_data);
+/*
+ * One of the fresh imports Reload() makes (the tree's, the calls'): FALSE
+ * with @error when it failed. Called on the reloading thread, without the
+ * GIL and outside the registry's locks.
+ */
+typedef gboolean (*PyfsReloader)(gpointer user_data, GError **error);
+
+void pyfs_registry_add_reloader(PyfsRegistry *registry, PyfsReloader reloader,
+				gpointer user_data);
+
+/*
+ * A fresh import of every listed module, wherever they are imported
+ * (Reload(), `echo > run/reload`): every reloader runs, in the order they
+ * were added; the list is unchanged. FALSE with the first failure.
+ */
+gboolean pyfs_registry_reload(PyfsRegistry *registry, GError **error);
+
 void pyfs_registry_add_listener(PyfsRegistry *registry, PyfsRegistryListener listener,
 				gpointer user_data);
 
