@@ -69,6 +69,7 @@
 
 #include "config.h"
 #include "pyfs-bus.h"
+#include "pyfs-bus-peer.h"
 #include "pyfs-error.h"
 #include "pyfs-label.h"
 #include "pyfs-log.h"
@@ -697,6 +698,8 @@ PyfsBus *pyfs_bus_new(PyfsRegistry *registry, const char *mountpoint)
 	g_signal_connect(bus->skeleton, "handle-remove-module",
 			 G_CALLBACK(on_handle_remove_module), bus);
 	g_signal_connect(bus->skeleton, "handle-reload", G_CALLBACK(on_handle_reload), bus);
+	g_signal_connect(bus->skeleton, "g-authorize-method", G_CALLBACK(pyfs_bus_peer_authorize),
+			 NULL);
 
 	pyfs_registry_add_listener(registry, on_registry_changed, bus);
 	return bus;
