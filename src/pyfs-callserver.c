@@ -56,6 +56,10 @@
 #define SERVED_WELL_US (30 * G_TIME_SPAN_SECOND)
 /* How long pyfsd waits for its servers to stop (their calls' grace included). */
 #define STOP_TIMEOUT_MS 5000
+/* Changes of the module list this close together start one generation:
+ * a script that appends a hundred names does not start a hundred servers.
+ * The one serving meanwhile imports what it lacks in each call. */
+#define LIST_SETTLE_MS 50
 
 typedef enum {
 	GEN_STARTING,
@@ -99,6 +103,7 @@ struct _PyfsCallServer {
 	guint fallback_id;	/* pyfsd accepts the calls (no generation serves) */
 	gboolean fallback_told;
 	guint restart_id;
+	guint settle_id;	/* the list changed: a generation starts when it settles */
 	guint backoff_ms;
 	gboolean spawn_failing;
 };
@@ -479,6 +484,7 @@ static void spawn_generation(PyfsCallServer *server)
 		server->starting = NULL;
 	}
 	clear_source(&server->restart_id);
+	clear_source(&server->settle_id);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
 		g_warning("Cannot start a call server: socketpair: %s", g_strerror(errno));
 		schedule_restart(server);
@@ -512,6 +518,15 @@ static void spawn_generation(PyfsCallServer *server)
 	send_to(gen, PYFS_CONTROL_SERVE, NULL);
 }
 
+static gboolean on_list_settled(gpointer user_data)
+{
+	PyfsCallServer *server = user_data;
+
+	server->settle_id = 0;
+	spawn_generation(server);
+	return G_SOURCE_REMOVE;
+}
+
 /* Main thread, when woken: what was wanted meanwhile. */
 static gboolean on_wake(gpointer user_data)
 {
@@ -530,10 +545,14 @@ static gboolean on_wake(gpointer user_data)
 	/* While a back-off runs, the restart takes the list as it is then. */
 	if (server->restart_id != 0 && server->serving == NULL)
 		return G_SOURCE_CONTINUE;
-	if (wanted & (WANT_LIST | WANT_RELOAD))
+	if (wanted & WANT_RELOAD) {
 		spawn_generation(server);
-	else if ((wanted & WANT_CODE) && server->starting == NULL)
+	} else if (wanted & WANT_LIST) {
+		clear_source(&server->settle_id);
+		server->settle_id = g_timeout_add(LIST_SETTLE_MS, on_list_settled, server);
+	} else if ((wanted & WANT_CODE) && server->starting == NULL && server->settle_id == 0) {
 		spawn_generation(server);
+	}
 	return G_SOURCE_CONTINUE;
 }
 
@@ -664,6 +683,7 @@ void pyfs_callserver_free(PyfsCallServer *server)
 	if (server == NULL)
 		return;
 	clear_source(&server->restart_id);
+	clear_source(&server->settle_id);
 	clear_source(&server->fallback_id);
 	if (server->wake != NULL) {
 		g_source_destroy(server->wake);
