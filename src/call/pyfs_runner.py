@@ -549,7 +549,9 @@ def _finish():
 def _rehearse(signals):
     """A call's machinery, on whatever stdio is (/dev/null): a str result
     and a JSON one, arguments decoded as JSON literals or not."""
-    _adopt_environ(dict(os.environb))
+    # A copy made in C, as the call gets its environment (pyfs-callserver-spare.c).
+    _adopt_environ(dict(os.environ._data) if isinstance(getattr(os.environ, "_data", None), dict)
+                   else dict(os.environb))
     _adopt_stdio(_adopt_locale())
     if signals:
         _adopt_signals([])
