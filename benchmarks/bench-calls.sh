@@ -43,8 +43,10 @@ export XDG_RUNTIME_DIR=$WORK/runtime XDG_STATE_HOME=$WORK/state XDG_CONFIG_HOME=
 # A module of the user's, on pyfsd's path only, for the edits.
 printf '[pyfsd]\npath=%s\n' "$WORK/py" >"$WORK/config/pyfs/pyfsd.conf"
 printf 'def value():\n    return 0\n' >"$WORK/py/benchmod.py"
+printf 'def greet(name: str, punct: str = "!", loud: bool = False):\n    return name\n' \
+	>"$WORK/py/benchgreet.py"
 
-"$PYFSD" -f -m os -m benchmod "$MNT" >"$WORK/pyfsd.log" 2>&1 &
+"$PYFSD" -f -m os -m benchmod -m benchgreet "$MNT" >"$WORK/pyfsd.log" 2>&1 &
 PID=$!
 for _ in $(seq 300); do
 	[ -f "$MNT/run/modules" ] && break
@@ -62,7 +64,8 @@ grep -q '^# pyfs-socket:' "$join" || echo "bench-calls: warning: the scripts nam
 
 check=$("${PYFS_BENCH_CODEWATCH:-false}" 2>/dev/null | sed -n 's/^codewatch-check-us //p')
 "$PYTHON" - "$RUNS" "$join" "$fallback" "$PYTHON" "$WORK/pyfsd.log" "$outside" \
-	"$WORK/py/benchmod.py" "$MNT/lib/benchmod/value" "${check:-nan}" <<'PY'
+	"$WORK/py/benchmod.py" "$MNT/lib/benchmod/value" "${check:-nan}" "$PYFS_CALL" \
+	"$MNT/lib/benchgreet/greet" <<'PY'
 import os, re, statistics, subprocess, sys, time
 
 runs = int(sys.argv[1])
@@ -71,6 +74,7 @@ log = sys.argv[5]
 outside = sys.argv[6]
 benchmod, value = sys.argv[7:9]
 check_us = float(sys.argv[9].split()[0])
+dispatcher, greet = sys.argv[10:12]
 null = os.open(os.devnull, os.O_RDWR)
 actions = [(os.POSIX_SPAWN_DUP2, null, 1)]
 
@@ -168,6 +172,8 @@ py_c = [python, "-c", 'import os.path; print(os.path.join("a","b"))']
 cases = {
     "server": lambda: once([join, "a", "b"]),
     "true": lambda: once(["/bin/true"]),
+    # What a TAB runs (data/pyfsd.bash): the options of greet, from the server.
+    "complete": lambda: once([dispatcher, "--complete", greet, "--"]),
     "python": lambda: once(py_c),
     "fallback": lambda: once([fallback, "a", "b"]),
     "outside": lambda: once([outside, "a", "b"]),
@@ -204,6 +210,7 @@ print(f"  20 calls in a row, per call: server      {ms['row']:8.2f} ms"
       f"   python3 -c {ms['row_python']:6.2f} ms")
 print(f"  8 calls at once, total: server           {ms['parallel']:8.2f} ms"
       f"   python3 -c {ms['parallel_python']:6.2f} ms")
+print(f"  completion (pyfs-call --complete)        {ms['complete']:8.2f} ms   (goal <= 10)")
 print(f"An edit of a module on pyfsd's path, then a call at once (10 edits):")
 print(f"  until the first call, which runs the new code, has ended {ms['edit_first']:8.2f} ms")
 print(f"  until a new call server serves it                       {ms['edit_warm']:8.2f} ms")

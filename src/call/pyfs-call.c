@@ -127,36 +127,51 @@ static G_GNUC_NORETURN void end_like(int status)
 	exit(WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_ERROR);
 }
 
-/* Relays the signals received; @early (before the call started) collects
- * those to raise again should the call run here after all. */
-static void relay_signals(int sock, int sigfd, sigset_t *early)
+/*
+ * Relays the signals received once the call has started; before, only
+ * collects them in @early: raised again should the call run here after
+ * all, relayed once it starts.
+ */
+static void relay_signals(int sock, int sigfd, gboolean started, sigset_t *early)
 {
 	struct signalfd_siginfo si;
 
 	while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
 		int sig = si.ssi_signo;
-		PyfsCallMsg msg = {
-			.type = PYFS_CALL_MSG_SIGNAL, .value = sig == SIGTSTP ? SIGSTOP : sig,
-		};
 
-		send(sock, &msg, sizeof(msg), MSG_NOSIGNAL);
+		if (started)
+			pyfs_call_send_msg(sock, PYFS_CALL_MSG_SIGNAL, sig == SIGTSTP ? SIGSTOP : sig);
 		if (sig == SIGTSTP)
 			raise(SIGSTOP);
-		else if (early != NULL && sig != SIGCONT)
+		else if (!started && sig != SIGCONT)
 			sigaddset(early, sig);
 	}
 }
 
+/* The call is about to run: its descriptors, then the signals that came meanwhile. */
+static void start_call(int sock, uint32_t stdio, int cwd, sigset_t *early)
+{
+	pyfs_call_send_fds(sock, stdio, cwd);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(early, sig) == 1)
+			pyfs_call_send_msg(sock, PYFS_CALL_MSG_SIGNAL, sig);
+	sigemptyset(early);
+}
+
+/* How long a call waits for STARTED, and a completion (a TAB does not
+ * wait long for a server stopped or stuck). */
+#define COMPLETE_START_TIMEOUT_MS 300
+
 /*
  * Waits for the call's end, relaying signals, and ends like it. Returns if
  * the call did not start: the server closed the connection before STARTED,
- * or sent nothing within PYFS_CALL_START_TIMEOUT_MS and then took the
- * cancel (see pyfs-callproto.h).
+ * or sent nothing within @start_ms (see pyfs-callproto.h).
  */
-static void wait_for_call(int sock, int sigfd, sigset_t *early)
+static void wait_for_call(int sock, int sigfd, uint32_t stdio, int cwd, sigset_t *early,
+			  int start_ms)
 {
-	gint64 deadline = g_get_monotonic_time() + PYFS_CALL_START_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
-	gboolean started = FALSE, cancelled = FALSE;
+	gint64 deadline = g_get_monotonic_time() + start_ms * G_TIME_SPAN_MILLISECOND;
+	gboolean started = FALSE;
 	PyfsCallMsg msg;
 	gsize got = 0;
 
@@ -172,19 +187,11 @@ static void wait_for_call(int sock, int sigfd, sigset_t *early)
 				continue;
 			die(EXIT_ERROR, "poll: %s", g_strerror(errno));
 		}
-		if (r == 0 && !started) {
-			if (cancelled)
-				return;
-			/* A server stopped or wedged: the call must not start late. */
-			cancelled = TRUE;
-			if (!pyfs_call_send_msg(sock, PYFS_CALL_MSG_CANCEL, 0))
-				return;
-			deadline = g_get_monotonic_time() +
-				   PYFS_CALL_CANCEL_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
-			continue;
-		}
+		/* A server stopped or stuck: nothing ran, nor will. */
+		if (r == 0 && !started)
+			return;
 		if (pfd[1].revents)
-			relay_signals(sock, sigfd, started ? NULL : early);
+			relay_signals(sock, sigfd, started, early);
 		if (!pfd[0].revents)
 			continue;
 		n = recv(sock, (char *)&msg + got, sizeof(msg) - got, 0);
@@ -200,10 +207,12 @@ static void wait_for_call(int sock, int sigfd, sigset_t *early)
 		if (got < sizeof(msg))
 			continue;
 		got = 0;
-		if (msg.type == PYFS_CALL_MSG_STARTED)
+		if (msg.type == PYFS_CALL_MSG_STARTED && !started) {
 			started = TRUE;
-		else if (msg.type == PYFS_CALL_MSG_EXIT)
+			start_call(sock, stdio, cwd, early);
+		} else if (msg.type == PYFS_CALL_MSG_EXIT && started) {
 			end_like(msg.value);
+		}
 	}
 }
 
@@ -213,7 +222,7 @@ static void wait_for_call(int sock, int sigfd, sigset_t *early)
  * runs it with python3. Silent: being unreachable is what copies of the
  * file and a stopped pyfsd are.
  */
-static void call_server(const char *path, uint32_t stdio, GPtrArray *items)
+static void call_server(const char *path, uint32_t stdio, GPtrArray *items, int start_ms)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	sigset_t relay, old, early;
@@ -249,8 +258,8 @@ static void call_server(const char *path, uint32_t stdio, GPtrArray *items)
 	if (sigfd >= 0)
 		sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (sock >= 0 && connect(sock, (struct sockaddr *)&addr, sizeof(addr)) == 0 &&
-	    pyfs_call_send_request(sock, stdio, cwd, items, ignored))
-		wait_for_call(sock, sigfd, &early);
+	    pyfs_call_send_request(sock, stdio, items, ignored))
+		wait_for_call(sock, sigfd, stdio, cwd, &early, start_ms);
 
 	/* Not taken: back as we were, with the signals meant for the call. */
 	close(cwd);
@@ -293,6 +302,40 @@ static GPtrArray *read_fallback(const char *socket, char **python)
 	return items;
 }
 
+/*
+ * pyfs-call --complete SCRIPT WORD [WORD...]: the candidates for the last
+ * WORD, being typed on a command line of SCRIPT whose earlier words are
+ * the others, one per line on standard output (see the bash completion
+ * file, data/pyfsd.bash). Answered by pyfsd's call server, from the
+ * callable's signature, or not at all: never by starting python3 (a
+ * shell waits for it at every TAB). Always exits 0.
+ */
+static int complete(int argc, char **argv, uint32_t stdio)
+{
+	g_autoptr(PyfsCallScript) script = NULL;
+	g_autoptr(PyfsCallArgs) args = NULL;
+	g_autoptr(GPtrArray) items = NULL;
+	g_autofree char *text = NULL;
+	gsize len = 0;
+
+	if (argc < 2)
+		return 0;
+	/* After "--" every word is an argument: no option to offer. */
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+	text = read_script(argv[0], &len, NULL);
+	script = text ? pyfs_call_script_parse(text, len, NULL) : NULL;
+	args = script ? pyfs_call_args_parse(argc - 2, (const char *const *)argv + 2, NULL) : NULL;
+	if (args == NULL || script->socket == NULL)
+		return 0;
+	items = pyfs_call_runner_items(argv[0], script, args);
+	g_ptr_array_add(items, g_strconcat("complete=", argv[1], NULL));
+	/* The candidates go to our stdout; nothing else of ours is the call's. */
+	call_server(script->socket, stdio & PYFS_CALL_FD_STDOUT, items, COMPLETE_START_TIMEOUT_MS);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
@@ -310,6 +353,8 @@ int main(int argc, char **argv)
 
 	/* Before anything here opens a descriptor that may take one's number. */
 	stdio = pyfs_call_stdio_mask();
+	if (argc >= 2 && strcmp(argv[1], "--complete") == 0)
+		return complete(argc - 2, argv + 2, stdio);
 	if (argc < 2)
 		die(EXIT_ERROR, "usage: pyfs-call SCRIPT [ARGUMENT...]\n"
 		    "Runs the executable files of a pyfs mount; see pyfsd(1).");
@@ -329,7 +374,7 @@ int main(int argc, char **argv)
 
 	items = pyfs_call_runner_items(path, script, args);
 	if (script->socket)
-		call_server(script->socket, stdio, items);
+		call_server(script->socket, stdio, items, PYFS_CALL_START_TIMEOUT_MS);
 
 	if (script->socket)
 		fallback = read_fallback(script->socket, &python);

@@ -51,31 +51,17 @@ uint32_t pyfs_call_stdio_mask(void)
 	return mask;
 }
 
-gboolean pyfs_call_send_request(int sock, uint32_t stdio, int cwd, GPtrArray *items,
-				uint64_t ignored)
+gboolean pyfs_call_send_request(int sock, uint32_t stdio, GPtrArray *items, uint64_t ignored)
 {
 	PyfsCallRequest req = {
 		.magic = PYFS_CALL_PROTO_MAGIC, .version = PYFS_CALL_PROTO_VERSION,
 		.ignored = ignored,
+		/* A closed stdio descriptor stays closed in the call, as across exec. */
+		.fd_mask = (stdio & (PYFS_CALL_FD_STDIN | PYFS_CALL_FD_STDOUT | PYFS_CALL_FD_STDERR)) |
+			   PYFS_CALL_FD_CWD,
 	};
 	g_autoptr(GByteArray) buf = g_byte_array_new();
-	union fd_control control = { 0 }; /* no uninitialised padding on the wire */
-	int fds[PYFS_CALL_N_FDS];
-	guint n_fds = 0;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf };
-	struct cmsghdr *cm;
-	ssize_t n;
 
-	/* A closed stdio descriptor stays closed in the call, as across exec. */
-	for (int fd = 0; fd < 3; fd++) {
-		if (stdio & (1u << fd)) {
-			fds[n_fds++] = fd;
-			req.fd_mask |= 1u << fd;
-		}
-	}
-	fds[n_fds++] = cwd;
-	req.fd_mask |= PYFS_CALL_FD_CWD;
 	req.umask = umask(0);
 	umask(req.umask);
 	for (guint i = 0; i < PYFS_CALL_N_LIMITS; i++) {
@@ -97,9 +83,24 @@ gboolean pyfs_call_send_request(int sock, uint32_t stdio, int cwd, GPtrArray *it
 	req.n_items = items->len;
 	req.payload_len = buf->len - sizeof(req);
 	memcpy(buf->data, &req, sizeof(req));
+	return send_all(sock, (const char *)buf->data, buf->len);
+}
 
-	/* The descriptors ride with the first bytes; the rest follows. */
-	iov = (struct iovec){ buf->data, buf->len };
+gboolean pyfs_call_send_fds(int sock, uint32_t stdio, int cwd)
+{
+	PyfsCallMsg fds_msg = { .type = PYFS_CALL_MSG_FDS };
+	union fd_control control = { 0 }; /* no uninitialised padding on the wire */
+	struct iovec iov = { &fds_msg, sizeof(fds_msg) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf };
+	struct cmsghdr *cm;
+	int fds[PYFS_CALL_N_FDS];
+	guint n_fds = 0;
+	ssize_t n;
+
+	for (int fd = 0; fd < 3; fd++)
+		if (stdio & (1u << fd))
+			fds[n_fds++] = fd;
+	fds[n_fds++] = cwd;
 	msg.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
@@ -109,9 +110,9 @@ gboolean pyfs_call_send_request(int sock, uint32_t stdio, int cwd, GPtrArray *it
 	do
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n <= 0)
+	if (n < 0)
 		return FALSE;
-	return send_all(sock, (const char *)buf->data + n, buf->len - n);
+	return send_all(sock, (const char *)&fds_msg + n, sizeof(fds_msg) - n);
 }
 
 void pyfs_call_incoming_free(PyfsCallIncoming *in)
@@ -153,60 +154,6 @@ static gboolean recv_all(int sock, char *buf, gsize len, GError **error)
 	return TRUE;
 }
 
-/* The header, with the descriptors that come with its first bytes. */
-static gboolean recv_header(int sock, PyfsCallIncoming *in, GError **error)
-{
-	union fd_control control;
-	struct iovec iov = { &in->header, sizeof(in->header) };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-	};
-	int received[PYFS_CALL_N_FDS];
-	guint n_received = 0, next = 0;
-	gboolean fds_ok;
-	ssize_t n;
-
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "Cannot read a call request: %s", g_strerror(errno));
-		return FALSE;
-	}
-	fds_ok = !(msg.msg_flags & MSG_CTRUNC);
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-		guint count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		int fd;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (guint i = 0; i < count; i++) {
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (n_received < PYFS_CALL_N_FDS) {
-				received[n_received++] = fd;
-			} else {
-				close(fd);
-				fds_ok = FALSE;
-			}
-		}
-	}
-	if (n > 0 && recv_all(sock, (char *)&in->header + n, sizeof(in->header) - n, error) &&
-	    fds_ok && (in->header.fd_mask & ~0xfu) == 0 &&
-	    (guint)__builtin_popcount(in->header.fd_mask) == n_received) {
-		/* From "as received" to "by slot". */
-		for (guint i = 0; i < PYFS_CALL_N_FDS; i++)
-			in->fds[i] = (in->header.fd_mask & (1u << i)) ? received[next++] : -1;
-		return TRUE;
-	}
-	for (guint i = 0; i < n_received; i++)
-		close(received[i]);
-	if (error != NULL && *error == NULL)
-		bad_request(error, n == 0 ? "empty" : "wrong descriptors");
-	return FALSE;
-}
-
 /* NULL-terminated pointers to the @count strings at *@p, which it moves past them. */
 static char **split_strings(char **p, const char *end, guint count)
 {
@@ -231,14 +178,15 @@ PyfsCallIncoming *pyfs_call_recv_request(int sock, GError **error)
 	char *p, *end;
 
 	memset(in->fds, -1, sizeof(in->fds));
-	if (!recv_header(sock, in, error))
+	if (!recv_all(sock, (char *)&in->header, sizeof(in->header), error))
 		return NULL;
 	if (req->magic != PYFS_CALL_PROTO_MAGIC || req->version != PYFS_CALL_PROTO_VERSION) {
 		bad_request(error, "another version of pyfs-call");
 		return NULL;
 	}
 	if (req->payload_len == 0 || req->payload_len > PYFS_CALL_PAYLOAD_MAX ||
-	    req->n_items == 0 || in->fds[3] < 0) {
+	    req->n_items == 0 || (req->fd_mask & ~0xfu) != 0 ||
+	    !(req->fd_mask & PYFS_CALL_FD_CWD)) {
 		bad_request(error, "malformed");
 		return NULL;
 	}
@@ -260,13 +208,57 @@ PyfsCallIncoming *pyfs_call_recv_request(int sock, GError **error)
 	return g_steal_pointer(&in);
 }
 
-gboolean pyfs_call_cancelled(int sock)
-{
-	PyfsCallMsg msgs[64];
-	ssize_t n = recv(sock, msgs, sizeof(msgs), MSG_PEEK | MSG_DONTWAIT);
 
-	for (ssize_t i = 0; i + (ssize_t)sizeof(PyfsCallMsg) <= n; i += sizeof(PyfsCallMsg))
-		if (msgs[i / sizeof(PyfsCallMsg)].type == PYFS_CALL_MSG_CANCEL)
-			return TRUE;
+gboolean pyfs_call_recv_fds(int sock, PyfsCallIncoming *in, GError **error)
+{
+	union fd_control control;
+	PyfsCallMsg fds_msg;
+	struct iovec iov = { &fds_msg, sizeof(fds_msg) };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
+	};
+	int received[PYFS_CALL_N_FDS];
+	guint n_received = 0, next = 0;
+	gboolean fds_ok;
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "Cannot read a call's descriptors: %s", g_strerror(errno));
+		return FALSE;
+	}
+	fds_ok = !(msg.msg_flags & MSG_CTRUNC);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		guint count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int fd;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (guint i = 0; i < count; i++) {
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (n_received < PYFS_CALL_N_FDS) {
+				received[n_received++] = fd;
+			} else {
+				close(fd);
+				fds_ok = FALSE;
+			}
+		}
+	}
+	if (n > 0 && recv_all(sock, (char *)&fds_msg + n, sizeof(fds_msg) - n, error) && fds_ok &&
+	    fds_msg.type == PYFS_CALL_MSG_FDS &&
+	    (guint)__builtin_popcount(in->header.fd_mask) == n_received) {
+		/* From "as received" to "by slot". */
+		for (guint i = 0; i < PYFS_CALL_N_FDS; i++)
+			in->fds[i] = (in->header.fd_mask & (1u << i)) ? received[next++] : -1;
+		return TRUE;
+	}
+	for (guint i = 0; i < n_received; i++)
+		close(received[i]);
+	if (error != NULL && *error == NULL)
+		bad_request(error, n == 0 ? "the dispatcher gave up" : "wrong descriptors");
 	return FALSE;
 }

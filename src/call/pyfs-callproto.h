@@ -1,37 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The call protocol between pyfs-call (the dispatcher) and pyfsd's call
- * server, over a SOCK_STREAM Unix socket; see pyfs-callserver.c.
+ * server, over a SOCK_STREAM Unix socket; see
+ * src/callserver/pyfs-callserver-process.c.
  *
- *   dispatcher -> server: one PyfsCallRequest, sent with the caller's stdin,
- *     stdout, stderr and working directory as SCM_RIGHTS (those set in
- *     fd_mask, in that order), then payload_len bytes: n_items runner items
- *     (pyfs_call_runner_items()), then n_env "NAME=VALUE" entries, each
- *     NUL-terminated.
- *   server -> dispatcher: PYFS_CALL_MSG_STARTED (value: the call's pid) once
- *     the call runs, then PYFS_CALL_MSG_EXIT (value: its wait status), then
- *     the server closes the connection.
- *   dispatcher -> server: PYFS_CALL_MSG_SIGNAL (value: a signal number), at
- *     any time after the request, for the call's process group.
- *   dispatcher -> server: PYFS_CALL_MSG_CANCEL, when no STARTED came within
- *     PYFS_CALL_START_TIMEOUT_MS: the call must not start any more. The
- *     dispatcher then waits PYFS_CALL_CANCEL_TIMEOUT_MS more for STARTED
- *     (the call began before it saw the cancel: it goes on as usual) or for
- *     the end of the connection (it will not start), and runs the call
- *     itself on the end or the timeout. The call process looks for a
- *     cancel after the request and before it sends STARTED, so that a call
- *     never runs twice.
+ *   dispatcher -> server: one PyfsCallRequest, then payload_len bytes:
+ *     n_items runner items (pyfs_call_runner_items()), then n_env
+ *     "NAME=VALUE" entries, each NUL-terminated. fd_mask says which of
+ *     the caller's stdin, stdout, stderr and working directory will come.
+ *   server -> dispatcher: PYFS_CALL_MSG_STARTED (value: the call's pid)
+ *     once a process is ready to run the call.
+ *   dispatcher -> server: PYFS_CALL_MSG_FDS, with those descriptors as
+ *     SCM_RIGHTS, in that order, at once; then the call runs.
+ *   server -> dispatcher: PYFS_CALL_MSG_EXIT (value: the call's wait
+ *     status), then the server closes the connection.
+ *   dispatcher -> server: PYFS_CALL_MSG_SIGNAL (value: a signal number),
+ *     after FDS, for the call's process group.
  *
- * The call itself may send PYFS_CALL_MSG_EXIT as it ends normally, once its
- * output is flushed and its stdio closed, so that the dispatcher need not
- * wait for the process to be torn down and reaped; the dispatcher takes the
- * first EXIT.
+ * The descriptors go only to a call that is about to run: a dispatcher
+ * that got no STARTED within PYFS_CALL_START_TIMEOUT_MS (a server stopped
+ * or stuck) closes the connection and runs the call itself, with python3;
+ * a process that takes the request later finds no FDS, and runs nothing.
+ * So a call never runs twice, and a stuck server never holds the caller's
+ * pipes open (a shell's $(...) would wait for their end).
  *
- * A connection closed before STARTED means that nothing ran (a refused peer,
- * a version mismatch, a server whose code is stale, one shutting down, or
- * pyfsd itself answering while no server serves): the dispatcher then runs
- * the call itself, with python3; as it does after a cancel (a server
- * stopped or wedged). Both ends are native-endian: they run on one machine.
+ * A connection closed before STARTED means that nothing ran (a refused
+ * peer, a version mismatch, a server whose code is stale, one shutting
+ * down, or pyfsd itself answering while no server serves): the dispatcher
+ * then runs the call itself. Both ends are native-endian: they run on one
+ * machine.
  */
 #pragma once
 
@@ -41,19 +38,17 @@
 #include <glib.h>
 
 #define PYFS_CALL_PROTO_MAGIC 0x63667970u	/* "pyfc" */
-#define PYFS_CALL_PROTO_VERSION 1
+#define PYFS_CALL_PROTO_VERSION 2
 
-/* Bits of fd_mask: which descriptors come with the request. */
+/* Bits of fd_mask: which descriptors come with PYFS_CALL_MSG_FDS. */
 #define PYFS_CALL_FD_STDIN (1u << 0)
 #define PYFS_CALL_FD_STDOUT (1u << 1)
 #define PYFS_CALL_FD_STDERR (1u << 2)
 #define PYFS_CALL_FD_CWD (1u << 3)
 #define PYFS_CALL_N_FDS 4
 
-/* How long a dispatcher waits for STARTED before it cancels, and then for
- * the cancel's outcome before it runs the call itself. */
+/* How long a dispatcher waits for STARTED before it runs the call itself. */
 #define PYFS_CALL_START_TIMEOUT_MS 2000
-#define PYFS_CALL_CANCEL_TIMEOUT_MS 1000
 
 /* Far above ARG_MAX: anything bigger is not a request, and is refused. */
 #define PYFS_CALL_PAYLOAD_MAX (64u * 1024 * 1024)
@@ -86,7 +81,7 @@ enum {
 	PYFS_CALL_MSG_STARTED = 1,
 	PYFS_CALL_MSG_EXIT = 2,
 	PYFS_CALL_MSG_SIGNAL = 3,
-	PYFS_CALL_MSG_CANCEL = 4,
+	PYFS_CALL_MSG_FDS = 4,
 };
 
 typedef struct {
@@ -111,13 +106,15 @@ typedef struct {
 uint32_t pyfs_call_stdio_mask(void);
 
 /*
- * Dispatcher side: sends the request for the runner @items, with the stdio
- * descriptors in @stdio (from pyfs_call_stdio_mask()), @cwd, our
- * environment, umask and limits, and the signals we ignore. FALSE (errno
- * set) when the server cannot be told.
+ * Dispatcher side: sends the request for the runner @items, for the stdio
+ * descriptors in @stdio (from pyfs_call_stdio_mask()) and a working
+ * directory, with our environment, umask and limits, and the signals we
+ * ignore. FALSE (errno set) when the server cannot be told.
  */
-gboolean pyfs_call_send_request(int sock, uint32_t stdio, int cwd, GPtrArray *items,
-				uint64_t ignored);
+gboolean pyfs_call_send_request(int sock, uint32_t stdio, GPtrArray *items, uint64_t ignored);
+
+/* Dispatcher side, on STARTED: the descriptors of @stdio, then @cwd. */
+gboolean pyfs_call_send_fds(int sock, uint32_t stdio, int cwd);
 
 /*
  * Server side: reads one request from @sock, which blocks (bounded by the
@@ -125,13 +122,16 @@ gboolean pyfs_call_send_request(int sock, uint32_t stdio, int cwd, GPtrArray *it
  */
 PyfsCallIncoming *pyfs_call_recv_request(int sock, GError **error);
 
+/*
+ * Server side, after STARTED: reads the descriptors into @in (blocking as
+ * above). FALSE with @error when the dispatcher gave up (the connection
+ * ended) or sent something else.
+ */
+gboolean pyfs_call_recv_fds(int sock, PyfsCallIncoming *in, GError **error);
+
 /* Closes the descriptors still held and frees @in. NULL-safe. */
 void pyfs_call_incoming_free(PyfsCallIncoming *in);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsCallIncoming, pyfs_call_incoming_free)
 
 /* Sends one message; FALSE (errno set) if it could not be sent whole. */
 gboolean pyfs_call_send_msg(int sock, uint32_t type, int32_t value);
-
-/* Server side: whether the dispatcher cancelled, among what it sent after
- * the request and is waiting on @sock now (nothing is consumed). */
-gboolean pyfs_call_cancelled(int sock);

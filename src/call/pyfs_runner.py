@@ -602,11 +602,29 @@ def _adopt_signals(ignored):
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+def _complete(items):
+    """A completion request (pyfs-call --complete): the items of the words
+    typed so far, and "complete=WORD", the word being typed. Prints the
+    candidates, one per line; returns the exit status."""
+    word = next(item[9:] for item in items if item.startswith("complete="))
+    for candidate in completions([item for item in items if not item.startswith("complete=")],
+                                 word):
+        sys.stdout.write(candidate + "\n")
+    return 0
+
+
 def forked_main(items, environ, ignored):
     """Runs the call in a child of pyfsd's call server and returns its exit
     status, with which the child then _exits. environ: the caller's
     environment, {b"NAME": b"VALUE"}, already the C one; ignored: the
-    signals it ignores."""
+    signals it ignores. A completion request is answered instead (only
+    a call server answers those: no python3 is started for one)."""
+    if any(item.startswith("complete=") for item in items):
+        _adopt_stdio(_adopt_locale())
+        try:
+            return _complete(items)
+        finally:
+            _flush_std()
     _adopt_environ(environ)
     _adopt_stdio(_adopt_locale())
     _adopt_signals(ignored)

@@ -308,6 +308,7 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 	default_fault_signals();
 	unblock_signals();
 	for (;;) {
+		g_autoptr(GError) error = NULL;
 		guint64 id;
 		int conn = take_job(s, &id);
 		PyfsCallIncoming *in = read_request(conn);
@@ -320,10 +321,12 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 				    (union sigval){ .sival_ptr = (void *)(uintptr_t)(id | TAKEN_FAILED) });
 			continue;
 		}
-		/* A dispatcher that waited too long runs the call itself. */
-		if (pyfs_call_cancelled(conn)) {
-			g_message("Call server: a call came after its dispatcher gave up waiting; "
-				  "not started");
+		/* Ready: the descriptors come now, unless the dispatcher gave up
+		 * waiting and runs the call itself. */
+		pyfs_call_send_msg(conn, PYFS_CALL_MSG_STARTED, getpid());
+		if (!pyfs_call_recv_fds(conn, in, &error)) {
+			g_message("Call server: a call not started: %s", error->message);
+			g_clear_error(&error);
 			pyfs_call_incoming_free(in);
 			close(conn);
 			tell_server(s, SIG_TAKEN,
@@ -332,7 +335,6 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 		}
 		if (!tell_server(s, SIG_TAKEN, (union sigval){ .sival_ptr = (void *)(uintptr_t)id }))
 			_exit(1);
-		pyfs_call_send_msg(conn, PYFS_CALL_MSG_STARTED, getpid());
 		run_call(s, in, conn);
 	}
 }

@@ -490,5 +490,17 @@ expect "dot: a missing attribute is an exception" 1 '' \
 run "$bin/dot.split" --help
 expect_help "dot --help describes dot/split" 'dot/split' 'standard input'
 
+# --complete: only a call server answers; these scripts name none, so
+# nothing is offered, nothing else is printed, and no python3 starts (a
+# python3 would print --help at least).
+run "$pyfs_call" --complete "$bin/join" --
+expect "--complete without a call server: nothing, status 0" 0 ''
+run "$pyfs_call" --complete "$tmp/no-such-script" --x
+expect "--complete of a missing script: nothing, status 0" 0 ''
+run "$pyfs_call" --complete "$bin/join" --x --not-an-option=1 --
+expect "--complete after words that do not parse: nothing, status 0" 0 ''
+run "$pyfs_call" --complete
+expect "--complete without a script: nothing, status 0" 0 ''
+
 echo "1..$n"
 ((failed == 0))
