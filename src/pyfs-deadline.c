@@ -125,9 +125,10 @@ static void run_job(gpointer data, gpointer user_data)
 	g_cond_signal(&job->changed);
 	g_mutex_unlock(&job->lock);
 
+	/* Unmarked first: once the message says so, the work runs again. */
 	if (was_abandoned) {
-		g_message("%s ended after it had timed out; its result was dropped", job->what);
 		unmark_abandoned(job->abandoned_key);
+		g_message("%s ended after it had timed out; its result was dropped", job->what);
 	}
 	job_unref(job);
 }
