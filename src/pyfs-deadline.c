@@ -225,6 +225,14 @@ gboolean pyfs_deadline_run(const char *what, PyfsDeadlineFunc func, gpointer dat
 			    "%s is still running from an earlier request that timed out", what);
 		return FALSE;
 	}
+	/* Every worker is held by work that timed out: none can take this one. */
+	if (pyfs_deadline_abandoned() >= MAX_WORKERS) {
+		if (free_data != NULL)
+			free_data(data);
+		g_set_error(error, PYFS_ERROR, PYFS_ERROR_TIMED_OUT,
+			    "%s cannot start: every worker still runs code that timed out", what);
+		return FALSE;
+	}
 
 	job = g_atomic_rc_box_new0(Job);
 	g_mutex_init(&job->lock);

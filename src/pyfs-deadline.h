@@ -43,7 +43,9 @@ typedef void (*PyfsDeadlineFunc)(gpointer data);
  * returned and @data is the caller's again. FALSE (PYFS_ERROR_TIMED_OUT,
  * naming @what, e.g. "import of re"): @data belongs to the abandoned
  * work, which frees it with @free_data when @func returns, or now if it
- * never started.
+ * never started. It fails at once, without waiting, while the same work
+ * still runs from an earlier request that timed out, and while every
+ * worker is held by such work.
  */
 gboolean pyfs_deadline_run(const char *what, PyfsDeadlineFunc func, gpointer data,
 			   GDestroyNotify free_data, GError **error);
