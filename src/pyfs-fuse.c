@@ -37,24 +37,17 @@
 #include <fuse_lowlevel.h>
 #include <gio/gio.h>
 
-#include "pyfs-error.h"
 #include "pyfs-fuse-private.h"
-#include "pyfs-names.h"
 #include "pyfs-tree.h"
 
 #define FIXED_TIMEOUT 3600.0 /* the fixed directories and run/modules' entry */
 #define ATTR_TIMEOUT 1.0     /* everything inside a module */
 
 
-/* An open file: its snapshot, and for run/modules the state of the writer. */
+/* An open value or executable: its snapshot. */
 typedef struct {
 	GBytes *content;
-	PyfsEntryKind kind;   /* what the file was at open (not run/modules) */
-	gboolean writer;      /* run/modules opened for writing */
-	gboolean append;      /* O_APPEND: every write appends */
-	PyfsModlist *undo;    /* O_TRUNC: the list before, until the first write settles it */
-	guint64 undo_serial;  /* the registry's serial right after the truncation */
-	off_t next_offset;    /* where a sequential writer continues */
+	PyfsEntryKind kind;   /* what the file was at open */
 } Handle;
 
 static void handle_free(Handle *handle)
@@ -62,24 +55,18 @@ static void handle_free(Handle *handle)
 	if (handle == NULL)
 		return;
 	g_clear_pointer(&handle->content, g_bytes_unref);
-	pyfs_modlist_free(handle->undo);
 	g_free(handle);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Handle, handle_free)
 
-/*
- * Open handles are owned by the session, not by the kernel's goodwill: a
- * file still open when the session ends gets no RELEASE, and is freed with
- * the session (pyfs_fs_free).
- */
-static void keep_handle(PyfsFs *fs, gpointer handle, GDestroyNotify destroy)
+void pyfs_fuse_keep_handle(PyfsFs *fs, gpointer handle, GDestroyNotify destroy)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->handles_lock);
 
 	g_hash_table_insert(fs->handles, handle, destroy);
 }
 
-static void drop_handle(PyfsFs *fs, gpointer handle)
+void pyfs_fuse_drop_handle(PyfsFs *fs, gpointer handle)
 {
 	GDestroyNotify destroy;
 
@@ -276,7 +263,7 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 {
 	PyfsFs *fs = fs_of(req);
 	const PyfsNode *node = node_of(fs, ino);
-	g_autoptr(Handle) handle = g_new0(Handle, 1);
+	g_autoptr(Handle) handle = NULL;
 	g_auto(PyfsNodeInfo) info = { 0 };
 	int r;
 
@@ -285,61 +272,29 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		return;
 	}
 	if (node->type == PYFS_NODE_MODULES) {
-		g_autoptr(GError) error = NULL;
-		int access = fi->flags & O_ACCMODE;
-
-		if (access != O_RDONLY) {
-			handle->writer = TRUE;
-			handle->append = (fi->flags & O_APPEND) != 0;
-		}
-		/*
-		 * O_TRUNC clears the list now, so that `: > run/modules` has
-		 * taken effect when the shell goes on (a close does not wait for
-		 * RELEASE, and FLUSH comes before the write too: bash closes
-		 * the fd it dup2()ed). If the first write then fails, the list
-		 * is put back: `echo bad > run/modules` changes nothing. The
-		 * empty list is saved only with that write, or at RELEASE when
-		 * none came: killed while the write imports, pyfsd restarts
-		 * with the list as it was.
-		 */
-		if (handle->writer && (fi->flags & O_TRUNC)) {
-			handle->undo = pyfs_registry_truncate(fs->tree.registry, &handle->undo_serial,
-							      &error);
-			if (handle->undo == NULL) {
-				g_warning("Cannot clear the module list: %s", error->message);
-				fuse_reply_err(req, pyfs_error_to_errno(error));
-				return;
-			}
-		}
-		if (access != O_WRONLY) {
-			g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(fs->tree.registry);
-			char *text = pyfs_modlist_to_text(list);
-
-			handle->content = g_bytes_new_take(text, strlen(text));
-		}
-		/* Its size changes with every write: no page cache, no stale length. */
-		fi->direct_io = 1;
-	} else {
-		if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-			fuse_reply_err(req, EACCES);
-			return;
-		}
-		r = pyfs_tree_examine(&fs->tree, node, &info);
-		if (r < 0) {
-			fuse_reply_err(req, -r);
-			return;
-		}
-		if (info.kind == PYFS_ENTRY_DIR) {
-			fuse_reply_err(req, EISDIR);
-			return;
-		}
-		handle->kind = info.kind;
-		handle->content = g_steal_pointer(&info.content);
+		pyfs_fuse_modules_open(fs, req, fi);
+		return;
 	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	r = pyfs_tree_examine(&fs->tree, node, &info);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (info.kind == PYFS_ENTRY_DIR) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	handle = g_new0(Handle, 1);
+	handle->kind = info.kind;
+	handle->content = g_steal_pointer(&info.content);
 	fi->fh = (uint64_t)(uintptr_t)handle;
-	keep_handle(fs, g_steal_pointer(&handle), (GDestroyNotify)handle_free);
+	pyfs_fuse_keep_handle(fs, g_steal_pointer(&handle), (GDestroyNotify)handle_free);
 	if (fuse_reply_open(req, fi) != 0)
-		drop_handle(fs, (gpointer)(uintptr_t)fi->fh);
+		pyfs_fuse_drop_handle(fs, (gpointer)(uintptr_t)fi->fh);
 }
 
 static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -350,6 +305,10 @@ static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	gsize len;
 	const char *data;
 
+	if (ino == PYFS_INO_MODULES) {
+		pyfs_fuse_modules_read(req, size, off, fi);
+		return;
+	}
 	if (handle->content == NULL) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -367,107 +326,33 @@ static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 			  off_t off, struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	Handle *handle = (Handle *)(uintptr_t)fi->fh;
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) names = NULL;
-	g_autoptr(PyfsModlist) undo = NULL;
-	gboolean ok;
-
-	if (!handle->writer) {
+	if (ino != PYFS_INO_MODULES) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	/* Appends, and a writer going on where it left off; never a write
-	 * into the middle of the list. */
-	if (!handle->append && off != handle->next_offset) {
-		g_message("Refused a write to run/modules at offset %jd: only appends are possible",
-			  (intmax_t)off);
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	/* The first write settles a truncation: kept if it succeeds, undone if not. */
-	undo = g_steal_pointer(&handle->undo);
-
-	names = pyfs_names_parse(buf, size, &error);
-	ok = names != NULL &&
-	     pyfs_registry_add(fs->tree.registry, (const char *const *)names, &error);
-	if (!ok) {
-		g_autoptr(GError) undo_error = NULL;
-
-		/* Import failures and timeouts were logged by the registry. */
-		if (!g_error_matches(error, PYFS_ERROR, PYFS_ERROR_IMPORT_FAILED) &&
-		    !g_error_matches(error, PYFS_ERROR, PYFS_ERROR_TIMED_OUT))
-			g_warning("Refused a write to run/modules: %s", error->message);
-		if (undo != NULL &&
-		    !pyfs_registry_restore(fs->tree.registry, undo, handle->undo_serial, &undo_error))
-			g_warning("Cannot restore the module list: %s", undo_error->message);
-		fuse_reply_err(req, pyfs_error_to_errno(error));
-		return;
-	}
-	handle->next_offset = off + (off_t)size;
-	fuse_reply_write(req, size);
-}
-
-/*
- * A truncation that no write settled (`: > run/modules`) is saved now. If
- * it cannot be, the list is put back as it was saved: the clear had been
- * visible for a moment, but a restart must not tell another story.
- */
-static void settle_truncation(PyfsFs *fs, Handle *handle)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GError) undo_error = NULL;
-
-	if (handle->undo == NULL || pyfs_registry_save(fs->tree.registry, &error))
-		return;
-	g_warning("Cannot save the cleared module list, so it is put back: %s", error->message);
-	if (!pyfs_registry_restore(fs->tree.registry, handle->undo, handle->undo_serial,
-				   &undo_error))
-		g_warning("Cannot restore the module list: %s", undo_error->message);
+	pyfs_fuse_modules_write(fs_of(req), req, buf, size, off, fi);
 }
 
 static void pyfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	Handle *handle = (Handle *)(uintptr_t)fi->fh;
-
-	settle_truncation(fs, handle);
-	drop_handle(fs, handle);
+	if (ino == PYFS_INO_MODULES) {
+		pyfs_fuse_modules_release(fs_of(req), req, fi);
+		return;
+	}
+	pyfs_fuse_drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			    struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	const PyfsNode *node = node_of(fs, ino);
-	g_autoptr(GError) error = NULL;
-
-	if (node == NULL) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if (node->type != PYFS_NODE_MODULES ||
-	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+	if (ino != PYFS_INO_MODULES) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (attr->st_size != 0) {
-			g_message("Refused to truncate run/modules to %jd bytes: only 0 clears it",
-				  (intmax_t)attr->st_size);
-			fuse_reply_err(req, EPERM);
-			return;
-		}
-		if (!pyfs_registry_clear(fs->tree.registry, &error)) {
-			g_warning("Cannot clear the module list: %s", error->message);
-			fuse_reply_err(req, pyfs_error_to_errno(error));
-			return;
-		}
-	}
 	/* Times are the list's own: setting them is accepted and ignored. */
-	pyfs_op_getattr(req, ino, NULL);
+	if (pyfs_fuse_modules_setattr(fs_of(req), req, attr, to_set))
+		pyfs_op_getattr(req, ino, NULL);
 }
 
 typedef struct {
@@ -497,9 +382,9 @@ static void pyfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)dh;
-	keep_handle(fs, g_steal_pointer(&dh), (GDestroyNotify)dir_handle_free);
+	pyfs_fuse_keep_handle(fs, g_steal_pointer(&dh), (GDestroyNotify)dir_handle_free);
 	if (fuse_reply_open(req, fi) != 0)
-		drop_handle(fs, (gpointer)(uintptr_t)fi->fh);
+		pyfs_fuse_drop_handle(fs, (gpointer)(uintptr_t)fi->fh);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -569,7 +454,7 @@ static void pyfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off
 
 static void pyfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
+	pyfs_fuse_drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
