@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pyfs-deadline.h"
+#include "pyfs-log.h"
 #include "pyfs-names.h"
 #include "pyfs-render.h"
 #include "pyfs-script.h"
@@ -75,7 +76,10 @@ static int describe_attr(PyfsTree *tree, const char *module, const char *const *
 			return -ENOENT;
 		}
 		reason = pyfs_python_take_exception(NULL);
-		g_warning("Cannot get %s: %s", what, reason);
+		if (pyfs_log_first_time(what))
+			g_warning("Cannot get %s: %s", what, reason);
+		else
+			g_debug("Cannot get %s: %s", what, reason);
 		info->kind = PYFS_ENTRY_VALUE;
 		info->content = bytes_take_string(
 			g_strdup_printf("[pyfs: cannot get %s: %s]\n", what, reason));

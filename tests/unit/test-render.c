@@ -83,6 +83,34 @@ START_TEST(test_truncation)
 }
 END_TEST
 
+/* Whether the value of Python expression @expr renders without Python code. */
+static gboolean plain(const char *expr)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+	PYFS_PYREF globals = PyDict_New();
+	PYFS_PYREF value = PyRun_String(expr, Py_eval_input, globals, globals);
+
+	ck_assert_ptr_nonnull(value);
+	return pyfs_render_is_plain(value);
+}
+
+START_TEST(test_plain_values)
+{
+	const char *yes[] = { "42", "'text'", "None", "1.5", "True", "2j", "[1, 'two', None]",
+			      "('a', (1, 2))", "{'a': 1, 'b': [2]}", "frozenset(['x'])", "{1, 2}",
+			      "'x' * 3000000", "list(range(4000))", NULL };
+	const char *no[] = { "object()", "b'raw'", "[object()]", "{'k': object()}",
+			     "type('S', (str,), {})('x')", "list(range(5000))",
+			     "[[[[1]]]]", "(lambda l: (l.append(l), l)[1])([])",
+			     "__import__('collections').OrderedDict(a=1)", NULL };
+
+	for (const char **e = yes; *e != NULL; e++)
+		ck_assert_msg(plain(*e), "%s should be plain", *e);
+	for (const char **e = no; *e != NULL; e++)
+		ck_assert_msg(!plain(*e), "%s should not be plain", *e);
+}
+END_TEST
+
 static PyfsEntryKind kind_of(const char *module, const char *attr, char **target)
 {
 	PYFS_GIL_SCOPE gil = pyfs_python_enter();
@@ -164,6 +192,7 @@ int main(void)
 	tcase_add_test(object_case, test_classify);
 	tcase_add_test(object_case, test_resolve);
 	tcase_add_test(object_case, test_list);
+	tcase_add_test(render_case, test_plain_values);
 	suite_add_tcase(s, render_case);
 	suite_add_tcase(s, object_case);
 	runner = srunner_create(s);
