@@ -32,21 +32,41 @@ char *pyfs_object_describe(const char *module, const char *const *attrs)
 
 PyObject *pyfs_object_module(const char *name)
 {
-	PYFS_PYREF key = PyUnicode_FromString(name); /* New reference */
+	PyObject *modules = PyImport_GetModuleDict(); /* Borrowed */
 	PyObject *module;
 
-	if (key == NULL) {
-		PyErr_Clear();
-		return NULL;
-	}
+	/*
+	 * The dict itself, not PyImport_GetModule(): that also waits for a
+	 * module that another thread is importing, which may never end. A
+	 * module being imported shows what it holds so far.
+	 */
+	module = PyDict_GetItemString(modules, name); /* Borrowed */
 	/* sys.modules may hold anything (a module can replace itself there). */
-	module = PyImport_GetModule(key); /* New reference */
 	if (module == NULL || !PyModule_Check(module)) {
 		PyErr_Clear();
-		Py_XDECREF(module);
 		return NULL;
 	}
-	return module;
+	return Py_NewRef(module);
+}
+
+gboolean pyfs_object_module_imported(const char *name)
+{
+	PYFS_PYREF module = pyfs_object_module(name);
+	PYFS_PYREF dict = NULL;
+	PyObject *spec;
+	PyObject *initializing = NULL;
+
+	if (module == NULL)
+		return FALSE;
+	/* The import system marks a module being imported on its spec, in the
+	 * spec's own __dict__: read there, no descriptor or __getattr__ runs. */
+	spec = PyDict_GetItemString(PyModule_GetDict(module), "__spec__"); /* Borrowed */
+	if (spec != NULL && spec != Py_None)
+		dict = PyObject_GenericGetDict(spec, NULL); /* New reference */
+	if (dict != NULL && PyDict_Check(dict))
+		initializing = PyDict_GetItemString(dict, "_initializing"); /* Borrowed */
+	PyErr_Clear();
+	return initializing == NULL || initializing == Py_False;
 }
 
 /* The module's __name__ as UTF-8 (owned), or NULL. */

@@ -36,8 +36,17 @@ typedef struct {
 void pyfs_entry_free(PyfsEntry *entry);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsEntry, pyfs_entry_free)
 
-/* sys.modules[@name] if it is a module (New reference), else NULL. */
+/*
+ * sys.modules[@name] if it is a module (New reference), else NULL. Runs
+ * no Python code, and does not wait for a module being imported.
+ */
 PyObject *pyfs_object_module(const char *name);
+
+/*
+ * Whether sys.modules[@name] is a module whose import has finished, so
+ * that importing it again would only return it. Runs no Python code.
+ */
+gboolean pyfs_object_module_imported(const char *name);
 
 /*
  * The object at @module + @attrs (New reference). NULL with @error set
