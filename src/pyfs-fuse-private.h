@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the FUSE operations (pyfs-fuse.c, and pyfs-fuse-modules.c for
- * run/modules) and the session's lifecycle (pyfs-fuse-session.c) share. Not for other subsystems: they use
- * pyfs-fuse.h.
+ * run/modules), the kernel notifications (pyfs-fuse-notify.c) and the
+ * session's lifecycle (pyfs-fuse-session.c) share. Not for other
+ * subsystems: they use pyfs-fuse.h.
  */
 #pragma once
 
@@ -17,11 +18,25 @@ struct _PyfsFs {
 	PyfsTree tree;
 	struct fuse_session *session;
 	char *mountpoint;
+	uid_t uid;                    /* the daemon's user and group: every node's owner */
+	gid_t gid;
 	struct timespec mount_time;
-	struct timespec modules_time; /* last change of the module list (atomic via lock) */
+	struct timespec modules_time; /* last change of the module list */
 	GMutex time_lock;             /* guards modules_time; a leaf lock */
 	GHashTable *handles;          /* open file and directory handles -> their free function */
 	GMutex handles_lock;          /* guards handles; a leaf lock */
+
+	GThreadPool *waiters;         /* serve the requests that wait for Python (pyfs-fuse.c) */
+	gint fuse_waiting;            /* FUSE threads waiting for Python themselves (atomic) */
+
+	GMutex notify_lock;           /* guards the four below; a leaf lock */
+	GCond notify_cond;            /* notify_sent grew */
+	GPtrArray *notify_queue;      /* kernel invalidations, sent from the main loop */
+	guint64 notify_queued;        /* how many were ever queued */
+	guint64 notify_sent;          /* how many of those were sent */
+	PyfsModlist *listed;          /* the module list the kernel was last told of */
+	GSource *notify_source;       /* main context: sends them */
+	GSource *sweep_source;        /* main context: releases what expired in the cache */
 
 	GThread *thread;
 	gboolean stopping;            /* set by pyfs_fs_stop() before ending the session */
@@ -35,6 +50,11 @@ struct _PyfsFs {
 
 /* The operations, served from the session's worker pool. */
 extern const struct fuse_lowlevel_ops pyfs_fuse_ops;
+
+/* Frees a request handed to the waiters (pyfs-fuse.c). */
+void pyfs_fuse_waiting_free(gpointer request);
+/* A waiter's work: serves @request, which may wait for Python. */
+void pyfs_fuse_waiting_serve(gpointer request, gpointer fs);
 
 /*
  * Open handles are owned by the session, not by the kernel's goodwill: a
@@ -54,3 +74,15 @@ void pyfs_fuse_modules_write(PyfsFs *fs, fuse_req_t req, const char *buf, size_t
 void pyfs_fuse_modules_release(PyfsFs *fs, fuse_req_t req, struct fuse_file_info *fi);
 /* Applies a setattr to run/modules; FALSE when it refused, having replied. */
 gboolean pyfs_fuse_modules_setattr(PyfsFs *fs, fuse_req_t req, struct stat *attr, int to_set);
+
+/* Kernel invalidations (pyfs-fuse-notify.c): queued from any thread, sent from the main loop. */
+void pyfs_fuse_notify_init(PyfsFs *fs);
+void pyfs_fuse_notify_clear(PyfsFs *fs);
+void pyfs_fuse_queue_inval_inode(PyfsFs *fs, fuse_ino_t ino);
+void pyfs_fuse_queue_inval_entry(PyfsFs *fs, fuse_ino_t parent, const char *name);
+/*
+ * After a change of the module list, on the committing thread, no lock
+ * held: has the kernel forget the lib/NAME entries of the names removed,
+ * and waits until it has.
+ */
+void pyfs_fuse_notify_list_changed(PyfsFs *fs);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The FUSE filesystem: the tree of DESIGN 2 over the registry and the
- * embedded interpreter, served by fuse_session_loop_mt in its own threads.
+ * The FUSE filesystem: the tree (README, "The tree") over the registry and
+ * the embedded interpreter, served by fuse_session_loop_mt in its own
+ * threads.
  */
 #pragma once
 
@@ -42,6 +43,15 @@ gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GE
 
 /* The call server's socket to name in executable files (NULL: none). Before start. */
 void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket);
+
+/*
+ * The code of the modules changed (a module was imported again): every
+ * rendering, listing and script made before is dropped, so that the next
+ * request under lib/ finds the objects afresh, and the kernel is told to
+ * forget what it keeps of the modules' nodes (sent from the main loop).
+ * Any thread, no GIL and no pyfs lock held.
+ */
+void pyfs_fs_code_changed(PyfsFs *fs);
 
 /* Stops serving and releases the mount; waits for the FUSE threads. Idempotent. */
 void pyfs_fs_stop(PyfsFs *fs);

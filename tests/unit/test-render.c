@@ -5,6 +5,8 @@
 #include <check.h>
 #include <string.h>
 
+#include <gio/gio.h>
+
 #include "pyfs-object.h"
 #include "pyfs-render.h"
 
@@ -83,6 +85,107 @@ START_TEST(test_truncation)
 }
 END_TEST
 
+static PyfsEntryKind kind_of(const char *module, const char *attr, char **target)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+	PYFS_PYREF mod = PyImport_ImportModule(module);
+	PYFS_PYREF value = NULL;
+	PyfsEntryKind kind;
+
+	ck_assert_ptr_nonnull(mod);
+	value = PyObject_GetAttrString(mod, attr);
+	ck_assert_ptr_nonnull(value);
+	ck_assert(pyfs_object_classify(mod, attr, value, TRUE, &kind, target));
+	return kind;
+}
+
+START_TEST(test_classify)
+{
+	g_autofree char *target = NULL;
+
+	ck_assert_int_eq(kind_of("json", "decoder", NULL), PYFS_ENTRY_DIR);
+	ck_assert_int_eq(kind_of("os", "path", &target), PYFS_ENTRY_SYMLINK);
+	ck_assert_str_eq(target, "posixpath");
+	ck_assert_int_eq(kind_of("os", "getcwd", NULL), PYFS_ENTRY_EXEC);
+	ck_assert_int_eq(kind_of("os", "sep", NULL), PYFS_ENTRY_VALUE);
+	ck_assert_int_eq(kind_of("json", "JSONDecoder", NULL), PYFS_ENTRY_EXEC);
+}
+END_TEST
+
+START_TEST(test_resolve)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+	const char *chain[] = { "decoder", "JSONDecoder", NULL };
+	const char *missing[] = { "no_such_attribute", NULL };
+	g_autoptr(GError) error = NULL;
+	PYFS_PYREF mod = PyImport_ImportModule("json");
+	PYFS_PYREF found = pyfs_object_resolve("json", chain, TRUE, NULL);
+	PYFS_PYREF gone = pyfs_object_resolve("json", missing, TRUE, &error);
+	/* Plain modules all the way: no Python code runs, so it needs none. */
+	PYFS_PYREF plain = pyfs_object_resolve("json", chain, FALSE, NULL);
+
+	ck_assert_ptr_nonnull(found);
+	ck_assert(PyType_Check(found));
+	ck_assert_ptr_null(gone);
+	ck_assert_ptr_nonnull(error);
+	ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND));
+	ck_assert_ptr_eq(plain, found);
+	ck_assert(!PyErr_Occurred());
+}
+END_TEST
+
+/* A module made from @source, registered as sys.modules[@name] (New reference). */
+static PyObject *module_from(const char *name, const char *source)
+{
+	PyObject *module = PyImport_AddModule(name); /* Borrowed */
+	PYFS_PYREF result = NULL;
+
+	ck_assert_ptr_nonnull(module);
+	result = PyRun_String(source, Py_file_input, PyModule_GetDict(module),
+			      PyModule_GetDict(module));
+	ck_assert_ptr_nonnull(result);
+	return Py_NewRef(module);
+}
+
+START_TEST(test_plain_steps)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+	PYFS_PYREF json = PyImport_ImportModule("json");
+	PYFS_PYREF lazy = module_from("pyfs_test_lazy",
+				      "X = 1\n"
+				      "def __getattr__(name):\n"
+				      "    raise AttributeError(name)\n"
+				      "def __dir__():\n"
+				      "    return ['X']\n");
+	PYFS_PYREF odd = module_from("pyfs_test_odd", "globals()[1] = 'not a str key'\n");
+	PYFS_PYREF types = PyImport_ImportModule("types");
+	PYFS_PYREF sub = PyRun_String("type('M', (__import__('types').ModuleType,), {})('m')",
+				      Py_eval_input, PyModule_GetDict(types),
+				      PyModule_GetDict(types));
+	const char *lazy_chain[] = { "LAZY", NULL };
+	g_autoptr(GError) error = NULL;
+	PYFS_PYREF none = pyfs_object_resolve("pyfs_test_lazy", lazy_chain, FALSE, &error);
+
+	ck_assert(pyfs_object_getattr_is_plain(json, "dumps"));
+	ck_assert(pyfs_object_getattr_is_plain(json, "no_such_attribute"));
+	ck_assert(pyfs_object_getattr_is_plain(json, "__dict__"));
+	/* Present in the dict: plain; missing: its __getattr__ runs. */
+	ck_assert(pyfs_object_getattr_is_plain(lazy, "X"));
+	ck_assert(!pyfs_object_getattr_is_plain(lazy, "LAZY"));
+	ck_assert_ptr_null(none);
+	ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK));
+	/* A module subclass may have properties. */
+	ck_assert_ptr_nonnull(sub);
+	ck_assert(!pyfs_object_getattr_is_plain(sub, "__name__"));
+
+	ck_assert(pyfs_object_dir_is_plain(json));
+	ck_assert(!pyfs_object_dir_is_plain(lazy));
+	ck_assert(!pyfs_object_dir_is_plain(odd));
+	ck_assert(!pyfs_object_dir_is_plain(sub));
+	ck_assert(!PyErr_Occurred());
+}
+END_TEST
+
 /* Whether the value of Python expression @expr renders without Python code. */
 static gboolean plain(const char *expr)
 {
@@ -108,49 +211,6 @@ START_TEST(test_plain_values)
 		ck_assert_msg(plain(*e), "%s should be plain", *e);
 	for (const char **e = no; *e != NULL; e++)
 		ck_assert_msg(!plain(*e), "%s should not be plain", *e);
-}
-END_TEST
-
-static PyfsEntryKind kind_of(const char *module, const char *attr, char **target)
-{
-	PYFS_GIL_SCOPE gil = pyfs_python_enter();
-	PYFS_PYREF mod = PyImport_ImportModule(module);
-	PYFS_PYREF value = NULL;
-
-	ck_assert_ptr_nonnull(mod);
-	value = PyObject_GetAttrString(mod, attr);
-	ck_assert_ptr_nonnull(value);
-	return pyfs_object_classify(mod, attr, value, target);
-}
-
-START_TEST(test_classify)
-{
-	g_autofree char *target = NULL;
-
-	ck_assert_int_eq(kind_of("json", "decoder", NULL), PYFS_ENTRY_DIR);
-	ck_assert_int_eq(kind_of("os", "path", &target), PYFS_ENTRY_SYMLINK);
-	ck_assert_str_eq(target, "posixpath");
-	ck_assert_int_eq(kind_of("os", "getcwd", NULL), PYFS_ENTRY_EXEC);
-	ck_assert_int_eq(kind_of("os", "sep", NULL), PYFS_ENTRY_VALUE);
-	ck_assert_int_eq(kind_of("json", "JSONDecoder", NULL), PYFS_ENTRY_EXEC);
-}
-END_TEST
-
-START_TEST(test_resolve)
-{
-	PYFS_GIL_SCOPE gil = pyfs_python_enter();
-	const char *chain[] = { "decoder", "JSONDecoder", NULL };
-	const char *missing[] = { "no_such_attribute", NULL };
-	g_autoptr(GError) error = NULL;
-	PYFS_PYREF mod = PyImport_ImportModule("json");
-	PYFS_PYREF found = pyfs_object_resolve("json", chain, NULL);
-	PYFS_PYREF gone = pyfs_object_resolve("json", missing, &error);
-
-	ck_assert_ptr_nonnull(found);
-	ck_assert(PyType_Check(found));
-	ck_assert_ptr_null(gone);
-	ck_assert_ptr_nonnull(error);
-	ck_assert(!PyErr_Occurred());
 }
 END_TEST
 
@@ -192,6 +252,7 @@ int main(void)
 	tcase_add_test(object_case, test_classify);
 	tcase_add_test(object_case, test_resolve);
 	tcase_add_test(object_case, test_list);
+	tcase_add_test(object_case, test_plain_steps);
 	tcase_add_test(render_case, test_plain_values);
 	suite_add_tcase(s, render_case);
 	suite_add_tcase(s, object_case);
