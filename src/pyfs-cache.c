@@ -147,7 +147,10 @@ PyfsRendering *pyfs_cache_rendering(PyfsCache *cache, PyfsNode *node, gint64 now
 	return pyfs_rendering_ref(nd->rendering);
 }
 
-/* Called with the lock held: @node has something expiring at @expires. Whether to wake the owner. */
+/*
+ * Called with the lock held: @node has something expiring at @expires.
+ * Returns whether to wake the owner.
+ */
 static gboolean expire_at_locked(PyfsCache *cache, PyfsNode *node, gint64 expires)
 {
 	Expiry expiry = { .node = node, .expires = expires };
@@ -238,7 +241,8 @@ gboolean pyfs_cache_opened(PyfsCache *cache, PyfsNode *node, GBytes *content)
 	digest(content, now);
 	locker = g_mutex_locker_new(&cache->lock);
 	nd = data_of(node);
-	same = nd->pages_known && nd->pages_len == len && memcmp(nd->pages_digest, now, DIGEST_LEN) == 0;
+	same = nd->pages_known && nd->pages_len == len &&
+	       memcmp(nd->pages_digest, now, DIGEST_LEN) == 0;
 	nd->opens++;
 	if (same && !nd->mixed)
 		return TRUE;
@@ -269,7 +273,8 @@ gint64 pyfs_cache_sweep(PyfsCache *cache, gint64 now, guint *released)
 		(GDestroyNotify)pyfs_node_unref);
 	g_autoptr(GPtrArray) renderings =
 		g_ptr_array_new_with_free_func((GDestroyNotify)pyfs_rendering_unref);
-	g_autoptr(GPtrArray) listings = g_ptr_array_new_with_free_func((GDestroyNotify)listing_free);
+	g_autoptr(GPtrArray) listings =
+		g_ptr_array_new_with_free_func((GDestroyNotify)listing_free);
 	gint64 next = -1;
 
 	{

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the FUSE operations (pyfs-fuse.c, and pyfs-fuse-modules.c for
- * run/modules), the kernel notifications (pyfs-fuse-notify.c) and the
- * session's lifecycle (pyfs-fuse-session.c) share. Not for other
- * subsystems: they use pyfs-fuse.h.
+ * What the FUSE operations (pyfs-fuse.c; pyfs-fuse-dir.c for directories,
+ * pyfs-fuse-modules.c for run/modules, pyfs-fuse-attr.c for what a stat
+ * says), the kernel notifications (pyfs-fuse-notify.c) and the session's
+ * lifecycle (pyfs-fuse-session.c) share. Not for other subsystems: they
+ * use pyfs-fuse.h.
  */
 #pragma once
 
@@ -48,8 +49,41 @@ struct _PyfsFs {
 	gpointer ended_data;
 };
 
+/* The fixed directories and run/modules' entry are kept this long by the kernel, in seconds. */
+#define PYFS_FUSE_FIXED_TIMEOUT 3600.0
+/* Everything else at most this long: the cache's timeout. */
+#define PYFS_FUSE_ATTR_TIMEOUT ((double)PYFS_CACHE_TIMEOUT_US / G_TIME_SPAN_SECOND)
+
 /* The operations, served from the session's worker pool. */
 extern const struct fuse_lowlevel_ops pyfs_fuse_ops;
+
+static inline PyfsFs *pyfs_fuse_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* What a stat of @node, of @kind with @content, says (pyfs-fuse-attr.c). */
+void pyfs_fuse_fill_stat(PyfsFs *fs, const PyfsNode *node, PyfsEntryKind kind, GBytes *content,
+			 struct stat *st);
+/* The entry a LOOKUP or READDIRPLUS hands out for @node as @rendering says. */
+void pyfs_fuse_fill_entry(PyfsFs *fs, const PyfsNode *node, const PyfsRendering *rendering,
+			  struct fuse_entry_param *e);
+/* How long the kernel may keep @node's entry and attributes, in seconds. */
+void pyfs_fuse_timeouts(const PyfsNode *node, const PyfsRendering *rendering, double *entry,
+			double *attr);
+
+/*
+ * Directories (pyfs-fuse-dir.c). OPENDIR: replies and returns TRUE, or
+ * with PYFS_TREE_NOWAIT returns FALSE, not replying, when Python code of
+ * the objects is needed.
+ */
+gboolean pyfs_fuse_serve_opendir(PyfsFs *fs, fuse_req_t req, PyfsNode *node,
+				 struct fuse_file_info *fi, PyfsTreeWait wait);
+void pyfs_fuse_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi);
+void pyfs_fuse_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi);
+void pyfs_fuse_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* Frees a request handed to the waiters (pyfs-fuse.c). */
 void pyfs_fuse_waiting_free(gpointer request);

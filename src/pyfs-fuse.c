@@ -13,10 +13,10 @@
  * most FUSE threads stay free for everything else, run/modules first.
  *
  * Caching: a value's rendering is kept by the tree for the attribute
- * timeout (ATTR_TIMEOUT), and the kernel keeps its attributes and entry
+ * timeout (PYFS_FUSE_ATTR_TIMEOUT), and the kernel keeps its attributes and entry
  * exactly as long, so that both expire together. The module list shows in
  * lib/ and run/modules: lib/ is listed afresh on every opendir, and the
- * kernel keeps a lib/NAME entry at most ATTR_TIMEOUT, and not at all once
+ * kernel keeps a lib/NAME entry at most PYFS_FUSE_ATTR_TIMEOUT, and not at all once
  * NAME has left the list (pyfs-fuse-notify.c: the change is done once the
  * kernel has forgotten it); run/modules' attributes are never cached and
  * its content is direct I/O. The fixed directories are cached for long.
@@ -45,8 +45,6 @@
 
 #include "pyfs-fuse-private.h"
 
-#define FIXED_TIMEOUT 3600.0 /* the fixed directories and run/modules' entry */
-#define ATTR_TIMEOUT ((double)PYFS_CACHE_TIMEOUT_US / G_TIME_SPAN_SECOND)
 /* How many FUSE threads may wait for Python code at once (of up to 16, see pyfs-fuse-session.c). */
 #define FUSE_WAITING_MAX 4
 
@@ -87,100 +85,6 @@ void pyfs_fuse_drop_handle(PyfsFs *fs, gpointer handle)
 	}
 	if (destroy != NULL)
 		destroy(handle);
-}
-
-static PyfsFs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-/* How long the kernel may keep an entry and its attributes. */
-static void timeouts_for(const PyfsNode *node, const PyfsRendering *rendering, double *entry,
-			 double *attr)
-{
-	gint64 left;
-
-	switch (node->type) {
-	case PYFS_NODE_ROOT:
-	case PYFS_NODE_LIB:
-	case PYFS_NODE_RUN:
-	case PYFS_NODE_BIN:
-	case PYFS_NODE_DOT:
-	case PYFS_NODE_SYS_MODULES:
-		*entry = *attr = FIXED_TIMEOUT;
-		return;
-	case PYFS_NODE_MODULES:
-		/* run/modules always exists: its name may be cached, its size not. */
-		*entry = FIXED_TIMEOUT;
-		*attr = 0.0;
-		return;
-	case PYFS_NODE_MODULE:
-		/* lib/NAME is there until NAME leaves the list, which invalidates it. */
-		*entry = *attr = ATTR_TIMEOUT;
-		return;
-	default:
-		break;
-	}
-	/*
-	 * The attributes as long as the rendering serves: then the kernel
-	 * asks, and gets a new one. The name stays for the attribute timeout
-	 * whatever the rendering: a marker for hung code is not kept, but its
-	 * name is there, and a lookup would only run that code once more.
-	 */
-	left = rendering->expires - g_get_monotonic_time();
-	*entry = ATTR_TIMEOUT;
-	*attr = CLAMP((double)left / G_TIME_SPAN_SECOND, 0.0, ATTR_TIMEOUT);
-}
-
-static void fill_stat(PyfsFs *fs, const PyfsNode *node, PyfsEntryKind kind, GBytes *content,
-		      struct stat *st)
-{
-	gsize size = content ? g_bytes_get_size(content) : 0;
-
-	memset(st, 0, sizeof(*st));
-	st->st_ino = node->ino;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
-	st->st_blksize = 4096;
-	st->st_atim = st->st_mtim = st->st_ctim = fs->mount_time;
-
-	switch (kind) {
-	case PYFS_ENTRY_DIR:
-		/* run/sys.modules/ may be traversed, not listed. */
-		st->st_mode = S_IFDIR | (node->type == PYFS_NODE_SYS_MODULES ? 0111 : 0555);
-		st->st_nlink = 2;
-		break;
-	case PYFS_ENTRY_SYMLINK:
-		st->st_mode = S_IFLNK | 0777;
-		st->st_nlink = 1;
-		break;
-	case PYFS_ENTRY_EXEC:
-		st->st_mode = S_IFREG | 0555;
-		st->st_nlink = 1;
-		break;
-	case PYFS_ENTRY_VALUE:
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		break;
-	}
-	if (node->type == PYFS_NODE_MODULES) {
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->time_lock);
-
-		st->st_mode = S_IFREG | 0644;
-		st->st_mtim = st->st_ctim = fs->modules_time;
-	}
-	st->st_size = (off_t)size;
-	st->st_blocks = (blkcnt_t)((size + 511) / 512);
-}
-
-static void fill_entry(PyfsFs *fs, const PyfsNode *node, const PyfsRendering *rendering,
-		       struct fuse_entry_param *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->ino = node->ino;
-	e->generation = node->generation;
-	fill_stat(fs, node, rendering->kind, rendering->content, &e->attr);
-	timeouts_for(node, rendering, &e->entry_timeout, &e->attr_timeout);
 }
 
 /* --- Requests that may wait for Python ------------------------------------ */
@@ -228,7 +132,7 @@ static gboolean serve_lookup(PyfsFs *fs, fuse_req_t req, PyfsNode *dir, const ch
 		fuse_reply_err(req, -r);
 		return TRUE;
 	}
-	fill_entry(fs, child, rendering, &e);
+	pyfs_fuse_fill_entry(fs, child, rendering, &e);
 	pyfs_inode_lookup(fs->tree.inodes, child);
 	if (fuse_reply_entry(req, &e) != 0)
 		pyfs_inode_forget(fs->tree.inodes, child->ino, 1);
@@ -249,8 +153,8 @@ static gboolean serve_getattr(PyfsFs *fs, fuse_req_t req, PyfsNode *node, PyfsTr
 		fuse_reply_err(req, -r);
 		return TRUE;
 	}
-	fill_stat(fs, node, rendering->kind, rendering->content, &st);
-	timeouts_for(node, rendering, &entry_timeout, &attr_timeout);
+	pyfs_fuse_fill_stat(fs, node, rendering->kind, rendering->content, &st);
+	pyfs_fuse_timeouts(node, rendering, &entry_timeout, &attr_timeout);
 	fuse_reply_attr(req, &st, attr_timeout);
 	return TRUE;
 }
@@ -305,42 +209,6 @@ static gboolean serve_open(PyfsFs *fs, fuse_req_t req, PyfsNode *node, struct fu
 	return TRUE;
 }
 
-typedef struct {
-	GArray *children; /* of PyfsChild: the listing and its stats, taken at opendir */
-} DirHandle;
-
-static void dir_handle_free(DirHandle *dh)
-{
-	if (dh == NULL)
-		return;
-	g_clear_pointer(&dh->children, g_array_unref);
-	g_free(dh);
-}
-
-static gboolean serve_opendir(PyfsFs *fs, fuse_req_t req, PyfsNode *node,
-			      struct fuse_file_info *fi, PyfsTreeWait wait)
-{
-	GArray *children = NULL;
-	DirHandle *dh;
-	int r;
-
-	/* The listing is taken once, here: every readdir of this open reads it. */
-	r = pyfs_tree_list(&fs->tree, node, wait, &children);
-	if (r == -EWOULDBLOCK && wait == PYFS_TREE_NOWAIT)
-		return FALSE;
-	if (r < 0) {
-		fuse_reply_err(req, -r);
-		return TRUE;
-	}
-	dh = g_new0(DirHandle, 1);
-	dh->children = children;
-	fi->fh = (uint64_t)(uintptr_t)dh;
-	pyfs_fuse_keep_handle(fs, dh, (GDestroyNotify)dir_handle_free);
-	if (fuse_reply_open(req, fi) != 0)
-		pyfs_fuse_drop_handle(fs, dh);
-	return TRUE;
-}
-
 static gboolean serve(PyfsFs *fs, Waiting *w, PyfsTreeWait wait)
 {
 	switch (w->op) {
@@ -353,7 +221,7 @@ static gboolean serve(PyfsFs *fs, Waiting *w, PyfsTreeWait wait)
 	case OP_OPEN:
 		return serve_open(fs, w->req, w->node, &w->fi, wait);
 	case OP_OPENDIR:
-		return serve_opendir(fs, w->req, w->node, &w->fi, wait);
+		return pyfs_fuse_serve_opendir(fs, w->req, w->node, &w->fi, wait);
 	}
 	g_return_val_if_reached(TRUE);
 }
@@ -373,7 +241,7 @@ void pyfs_fuse_waiting_serve(gpointer request, gpointer fs)
 static void start(fuse_req_t req, Op op, fuse_ino_t ino, const char *name,
 		  struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
+	PyfsFs *fs = pyfs_fuse_fs(req);
 	Waiting w = { .req = req, .op = op, .node = pyfs_inode_get(fs->tree.inodes, ino),
 		      .name = (char *)name };
 
@@ -431,7 +299,7 @@ static void forgotten(PyfsFs *fs, gsize count, guint freed)
 
 static void pyfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	PyfsFs *fs = fs_of(req);
+	PyfsFs *fs = pyfs_fuse_fs(req);
 
 	forgotten(fs, 1, pyfs_inode_forget(fs->tree.inodes, ino, nlookup));
 	fuse_reply_none(req);
@@ -439,7 +307,7 @@ static void pyfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 
 static void pyfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
-	PyfsFs *fs = fs_of(req);
+	PyfsFs *fs = pyfs_fuse_fs(req);
 	guint freed = 0;
 
 	for (size_t i = 0; i < count; i++)
@@ -459,7 +327,8 @@ static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 		FileHandle *handle = (FileHandle *)(uintptr_t)fi->fh;
 		struct stat st;
 
-		fill_stat(fs_of(req), handle->node, handle->kind, handle->content, &st);
+		pyfs_fuse_fill_stat(pyfs_fuse_fs(req), handle->node, handle->kind, handle->content,
+				    &st);
 		fuse_reply_attr(req, &st, 0.0);
 		return;
 	}
@@ -474,7 +343,7 @@ static void pyfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (ino == PYFS_INO_MODULES) {
-		pyfs_fuse_modules_open(fs_of(req), req, fi);
+		pyfs_fuse_modules_open(pyfs_fuse_fs(req), req, fi);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -511,16 +380,16 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	pyfs_fuse_modules_write(fs_of(req), req, buf, size, off, fi);
+	pyfs_fuse_modules_write(pyfs_fuse_fs(req), req, buf, size, off, fi);
 }
 
 static void pyfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (ino == PYFS_INO_MODULES) {
-		pyfs_fuse_modules_release(fs_of(req), req, fi);
+		pyfs_fuse_modules_release(pyfs_fuse_fs(req), req, fi);
 		return;
 	}
-	pyfs_fuse_drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
+	pyfs_fuse_drop_handle(pyfs_fuse_fs(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -532,88 +401,13 @@ static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, i
 		return;
 	}
 	/* Times are the list's own: setting them is accepted and ignored. */
-	if (pyfs_fuse_modules_setattr(fs_of(req), req, attr, to_set))
+	if (pyfs_fuse_modules_setattr(pyfs_fuse_fs(req), req, attr, to_set))
 		start(req, OP_GETATTR, ino, NULL, NULL);
 }
 
 static void pyfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	start(req, OP_OPENDIR, ino, NULL, fi);
-}
-
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi, gboolean plus)
-{
-	PyfsFs *fs = fs_of(req);
-	DirHandle *dh = (DirHandle *)(uintptr_t)fi->fh;
-	g_autofree char *buf = g_malloc(size);
-	/* The entries this reply hands out: each a lookup the kernel will hold. */
-	g_autoptr(GPtrArray) counted = g_ptr_array_new();
-	g_autoptr(PyfsNode) self = pyfs_inode_get(fs->tree.inodes, ino);
-	size_t used = 0;
-
-	if (self == NULL) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	/* Offsets: 1 is after ".", 2 after "..", 2 + i + 1 after child i. The
-	 * stats are those of opendir: one snapshot per open, like files. */
-	for (off_t i = off; i < (off_t)dh->children->len + 2; i++) {
-		const PyfsNode *node = self;
-		const PyfsRendering *rendering = fs->tree.fixed_dir;
-		const char *name = i == 0 ? "." : "..";
-		size_t need;
-
-		if (i >= 2) {
-			PyfsChild *child = &g_array_index(dh->children, PyfsChild, i - 2);
-
-			node = child->node;
-			rendering = child->rendering;
-			name = node->name;
-		}
-		if (plus) {
-			struct fuse_entry_param e;
-
-			fill_entry(fs, node, rendering, &e);
-			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
-			if (need > size - used)
-				break;
-			/* "." and ".." are not looked up by the kernel. */
-			if (i >= 2) {
-				pyfs_inode_lookup(fs->tree.inodes, (PyfsNode *)node);
-				g_ptr_array_add(counted, (gpointer)node);
-			}
-		} else {
-			struct stat st;
-
-			fill_stat(fs, node, rendering->kind, rendering->content, &st);
-			need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
-			if (need > size - used)
-				break;
-		}
-		used += need;
-	}
-	if (fuse_reply_buf(req, buf, used) != 0)
-		for (guint i = 0; i < counted->len; i++)
-			pyfs_inode_forget(fs->tree.inodes, ((PyfsNode *)counted->pdata[i])->ino, 1);
-}
-
-static void pyfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			    struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, off, fi, FALSE);
-}
-
-static void pyfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-				struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, off, fi, TRUE);
-}
-
-static void pyfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	pyfs_fuse_drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
 }
 
 /* Everything that would create, remove or rename something: the tree is Python's. */
@@ -679,9 +473,9 @@ const struct fuse_lowlevel_ops pyfs_fuse_ops = {
 	.write = pyfs_op_write,
 	.release = pyfs_op_release,
 	.opendir = pyfs_op_opendir,
-	.readdir = pyfs_op_readdir,
-	.readdirplus = pyfs_op_readdirplus,
-	.releasedir = pyfs_op_releasedir,
+	.readdir = pyfs_fuse_readdir,
+	.readdirplus = pyfs_fuse_readdirplus,
+	.releasedir = pyfs_fuse_releasedir,
 	.mknod = refuse_mknod,
 	.mkdir = refuse_mkdir,
 	.unlink = refuse_unlink,

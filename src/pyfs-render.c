@@ -167,7 +167,10 @@ static gboolean is_plain(PyObject *value, int depth, int *budget)
 		if ((*budget -= (int)MIN(PySet_GET_SIZE(value), PLAIN_ITEMS + 1)) < 0)
 			return FALSE;
 		iter = PyObject_GetIter(value); /* New reference */
-		while (plain && iter != NULL && (item = PyIter_Next(iter)) != NULL) { /* New reference */
+		while (plain && iter != NULL) {
+			item = PyIter_Next(iter); /* New reference */
+			if (item == NULL)
+				break;
 			plain = is_plain(item, depth + 1, budget);
 			Py_DECREF(item);
 		}

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Value files: what `cat lib/MODULE/NAME` shows for a value that is not a
- * module or a callable (DESIGN 2): str(value) for scalars, one element per
- * line for lists, tuples and sets, key=value lines for mappings, each line
- * newline-terminated.
+ * module or a callable (README, "The tree"): str(value) for scalars, one
+ * element per line for lists, tuples and sets, key=value lines for
+ * mappings, each line newline-terminated.
  */
 #pragma once
 

@@ -78,7 +78,8 @@ static int describe(PyfsTreeCtx *ctx, PyfsNode *node, PyObject *parent, gboolean
 		    PyfsRendering **out)
 {
 	const char *attr = node->attrs[g_strv_length(node->attrs) - 1];
-	g_autofree char *what = pyfs_object_describe(node->module, (const char *const *)node->attrs);
+	g_autofree char *what = pyfs_object_describe(node->module,
+						     (const char *const *)node->attrs);
 	g_autofree char *target = NULL;
 	g_autoptr(PyfsRendering) rendering = NULL;
 	PYFS_PYREF value = NULL;

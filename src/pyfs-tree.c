@@ -139,7 +139,9 @@ static int examine_now(PyfsTreeCtx *ctx, PyfsNode *node, PyfsRendering **renderi
 			PYFS_GIL_SCOPE gil = pyfs_python_enter();
 			PYFS_PYREF builtins = pyfs_object_module("builtins");
 
-			return builtins ? examine_bin_link(ctx, node, builtins, rendering) : -ENOENT;
+			if (builtins == NULL)
+				return -ENOENT;
+			return examine_bin_link(ctx, node, builtins, rendering);
 		}
 	}
 	case PYFS_NODE_DOT_EXEC:
@@ -210,8 +212,9 @@ static PyfsNode *child_node(PyfsTree *tree, PyfsNode *dir, const char *name)
 		attr = pyfs_name_file_to_attr(name);
 		return attr ? pyfs_inode_named(tree->inodes, PYFS_NODE_BIN_LINK, attr) : NULL;
 	case PYFS_NODE_DOT:
-		return is_identifier(name) ? pyfs_inode_named(tree->inodes, PYFS_NODE_DOT_EXEC, name)
-					   : NULL;
+		if (!is_identifier(name))
+			return NULL;
+		return pyfs_inode_named(tree->inodes, PYFS_NODE_DOT_EXEC, name);
 	default:
 		return NULL;
 	}
@@ -268,8 +271,9 @@ static void list_lib(PyfsTreeCtx *ctx, GArray *children)
 	g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(ctx->tree->registry);
 
 	for (guint i = 0; i < pyfs_modlist_length(list); i++) {
+		const char *name = pyfs_modlist_get(list, i);
 		PyfsChild child = {
-			.node = pyfs_inode_module(ctx->tree->inodes, pyfs_modlist_get(list, i), FALSE),
+			.node = pyfs_inode_module(ctx->tree->inodes, name, FALSE),
 			.rendering = pyfs_tree_rendering(ctx, PYFS_ENTRY_DIR, NULL),
 		};
 
@@ -297,7 +301,9 @@ static int list_bin(PyfsTreeCtx *ctx, GArray *children)
 			continue;
 		child.node = pyfs_inode_named(ctx->tree->inodes, PYFS_NODE_BIN_LINK, entry->attr);
 		child.rendering = pyfs_tree_cached(ctx, child.node);
-		r = child.rendering ? 0 : examine_bin_link(ctx, child.node, builtins, &child.rendering);
+		r = 0;
+		if (child.rendering == NULL)
+			r = examine_bin_link(ctx, child.node, builtins, &child.rendering);
 		if (r == -EWOULDBLOCK) {
 			pyfs_child_clear(&child);
 			return r;
@@ -355,9 +361,12 @@ static void list_dot(PyfsTreeCtx *ctx, PyfsNode *dir, GArray *children)
 			names = dot_names();
 		}
 		nodes = g_ptr_array_new_full(names->len, (GDestroyNotify)pyfs_node_unref);
-		for (guint i = 0; i < names->len; i++)
+		for (guint i = 0; i < names->len; i++) {
+			const char *name = names->pdata[i];
+
 			g_ptr_array_add(nodes, pyfs_inode_named(ctx->tree->inodes,
-								PYFS_NODE_DOT_EXEC, names->pdata[i]));
+								PYFS_NODE_DOT_EXEC, name));
+		}
 		pyfs_cache_store_listing(ctx->tree->cache, dir, nodes, ctx->epoch,
 					 ctx->now + PYFS_CACHE_TIMEOUT_US);
 	}

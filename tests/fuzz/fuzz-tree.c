@@ -7,8 +7,9 @@
  * (or NUL, which no kernel name holds either). Each component is looked up
  * in the directory reached so far, and entered if it is one (the kernel
  * looks up only in directories); ".." goes back up, and an empty
- * component ("//") lists the directory instead. Each input starts with a fresh inode table, so that a
- * failure replays from its input alone.
+ * component ("//") lists the directory instead. Each input starts with a
+ * fresh tree (inode table and cache), so that a failure replays from its
+ * input alone.
  *
  * Asserted: errors are ENOENT; a node is what its kind says (directories
  * have no content, a value file ends with a newline, an executable is a
@@ -229,7 +230,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	g_autofree char *path = g_malloc(size + 1);
 	/* The directories walked down, the current one last. */
-	g_autoptr(GPtrArray) stack = g_ptr_array_new_with_free_func((GDestroyNotify)pyfs_node_unref);
+	g_autoptr(GPtrArray) stack =
+		g_ptr_array_new_with_free_func((GDestroyNotify)pyfs_node_unref);
 	g_autoptr(PyfsRendering) rendering = NULL;
 	char *component = path;
 
