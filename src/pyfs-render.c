@@ -86,7 +86,7 @@ static gboolean render_mapping(GString *out, PyObject *value, gsize limit)
 	return !PyErr_Occurred();
 }
 
-GBytes *pyfs_render_value(PyObject *value, const char *what, gsize limit)
+GBytes *pyfs_render_value(PyObject *value, const char *what, gsize limit, gboolean *failed)
 {
 	g_autoptr(GString) out = g_string_new(NULL);
 	gboolean ok;
@@ -102,6 +102,8 @@ GBytes *pyfs_render_value(PyObject *value, const char *what, gsize limit)
 			g_string_append_c(out, '\n');
 	}
 
+	if (failed != NULL)
+		*failed = !ok;
 	if (!ok) {
 		g_autofree char *traceback = NULL;
 		g_autofree char *reason = pyfs_python_take_exception(&traceback);

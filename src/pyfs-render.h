@@ -19,10 +19,10 @@ G_BEGIN_DECLS
  * a value whose str(), iteration or items raise renders as a one-line
  * marker, "[pyfs: cannot render VALUE: TypeError: ...]", whose reason is
  * logged, under @what (the value's dotted name): as a warning the first
- * time, at debug level after. At most @limit bytes plus the truncation
- * marker.
+ * time, at debug level after; @failed (if not NULL) says so. At most
+ * @limit bytes plus the truncation marker.
  */
-GBytes *pyfs_render_value(PyObject *value, const char *what, gsize limit);
+GBytes *pyfs_render_value(PyObject *value, const char *what, gsize limit, gboolean *failed);
 
 /*
  * Whether rendering @value runs CPython's own C code only, never Python

@@ -19,6 +19,104 @@
 #include "pyfs-tree-private.h"
 
 /* Takes @text; a block of the exact size, as renderings are kept a while, by thousands. */
+/*
+ * Renderings shared by object: one object may be found under many names
+ * (every module's __builtins__ is one dict of some 150 items), and one
+ * str() of it serves them all while it is current, as for one name. Only
+ * containers of some size are worth it. Each entry holds a reference to
+ * its object, so that no other object takes its address meanwhile. Only
+ * touched with the GIL held, which guards it.
+ */
+#define SHARED_SLOTS 32
+#define SHARED_MIN_ITEMS 16
+
+typedef struct {
+	PyObject *object;
+	GBytes *content;
+	gint64 expires;
+	guint64 epoch;
+} Shared;
+
+struct _PyfsShared {
+	Shared slots[SHARED_SLOTS];
+	guint next;        /* the slot to take next: the oldest */
+};
+
+static gboolean worth_sharing(PyObject *value)
+{
+	Py_ssize_t n;
+
+	if (!PyList_Check(value) && !PyTuple_Check(value) && !PyAnySet_Check(value) &&
+	    !PyDict_Check(value))
+		return FALSE;
+	n = PyObject_Length(value);
+	if (n < 0)
+		PyErr_Clear();
+	return n >= SHARED_MIN_ITEMS;
+}
+
+/* @value's rendering if one is shared and current (a new reference), else NULL; GIL held. */
+static GBytes *shared_rendering(PyfsTreeCtx *ctx, PyObject *value)
+{
+	PyfsShared *shared = ctx->tree->shared;
+
+	for (guint i = 0; shared != NULL && i < SHARED_SLOTS; i++) {
+		Shared *slot = &shared->slots[i];
+
+		if (slot->object == value && slot->epoch == ctx->epoch && ctx->now < slot->expires)
+			return g_bytes_ref(slot->content);
+	}
+	return NULL;
+}
+
+/* Shares @content as @value's rendering until @expires; GIL held. */
+static void share_rendering(PyfsTreeCtx *ctx, PyObject *value, GBytes *content, gint64 expires)
+{
+	Shared *slot;
+
+	if (ctx->tree->shared == NULL)
+		ctx->tree->shared = g_new0(PyfsShared, 1);
+	slot = &ctx->tree->shared->slots[ctx->tree->shared->next];
+	ctx->tree->shared->next = (ctx->tree->shared->next + 1) % SHARED_SLOTS;
+	Py_XSETREF(slot->object, Py_NewRef(value));
+	g_clear_pointer(&slot->content, g_bytes_unref);
+	slot->content = g_bytes_ref(content);
+	slot->expires = expires;
+	slot->epoch = ctx->epoch;
+}
+
+void pyfs_tree_clear_shared(PyfsTree *tree)
+{
+	PyfsShared *shared = g_steal_pointer(&tree->shared);
+
+	if (shared == NULL)
+		return;
+	{
+		PYFS_GIL_SCOPE gil = pyfs_python_enter();
+
+		for (guint i = 0; i < SHARED_SLOTS; i++) {
+			Py_CLEAR(shared->slots[i].object);
+			g_clear_pointer(&shared->slots[i].content, g_bytes_unref);
+		}
+	}
+	g_free(shared);
+}
+
+/* The rendering of value @value, maybe shared with other names (GIL held). */
+static GBytes *render(PyfsTreeCtx *ctx, PyObject *value, const char *what)
+{
+	GBytes *content = shared_rendering(ctx, value);
+	gboolean failed = FALSE;
+
+	if (content != NULL)
+		return content;
+	content = pyfs_render_value(value, what, PYFS_VALUE_MAX, &failed);
+	/* A marker names the value it failed on: it is that name's alone. */
+	if (!failed && worth_sharing(value))
+		share_rendering(ctx, value, content, ctx->now + PYFS_CACHE_TIMEOUT_US);
+	return content;
+}
+
 static GBytes *bytes_take_string(char *text)
 {
 	g_autofree char *owned = text;
@@ -119,8 +217,7 @@ static int describe(PyfsTreeCtx *ctx, PyfsNode *node, PyObject *parent, gboolean
 	} else if (kind == PYFS_ENTRY_VALUE) {
 		if (!ctx->may_run_code && !pyfs_render_is_plain(value))
 			return -EWOULDBLOCK;
-		rendering = pyfs_tree_rendering(ctx, kind,
-						pyfs_render_value(value, what, PYFS_VALUE_MAX));
+		rendering = pyfs_tree_rendering(ctx, kind, render(ctx, value, what));
 	} else if (kind == PYFS_ENTRY_EXEC) {
 		rendering = pyfs_tree_rendering(ctx, kind, bytes_take_string(pyfs_script_for_call(
 			node->module, (const char *const *)node->attrs, ctx->tree->call_socket)));

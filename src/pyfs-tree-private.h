@@ -34,6 +34,9 @@ PyfsRendering *pyfs_tree_cached(PyfsTreeCtx *ctx, PyfsNode *node);
 PyfsRendering *pyfs_tree_link(PyfsTreeCtx *ctx, const PyfsNode *from, const char *module,
 			      const char *within);
 
+/* Drops the renderings shared by object (takes the GIL if there are any). */
+void pyfs_tree_clear_shared(PyfsTree *tree);
+
 /* What attribute node @node is now (cached, or found). */
 int pyfs_tree_examine_attr(PyfsTreeCtx *ctx, PyfsNode *node, PyfsRendering **rendering);
 

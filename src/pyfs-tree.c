@@ -28,6 +28,7 @@ void pyfs_tree_init(PyfsTree *tree, PyfsRegistry *registry, PyfsCacheWakeFunc wa
 
 void pyfs_tree_clear(PyfsTree *tree)
 {
+	pyfs_tree_clear_shared(tree);
 	/* The cache first: its queue holds nodes. */
 	g_clear_pointer(&tree->cache, pyfs_cache_free);
 	g_clear_pointer(&tree->inodes, pyfs_inode_table_free);

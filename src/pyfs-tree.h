@@ -32,12 +32,15 @@
 
 G_BEGIN_DECLS
 
+typedef struct _PyfsShared PyfsShared;
+
 typedef struct {
 	PyfsRegistry *registry;    /* borrowed */
 	PyfsInodeTable *inodes;    /* owned */
 	PyfsCache *cache;          /* owned */
 	char *call_socket;         /* named in executable files; may be NULL */
 	PyfsRendering *fixed_dir;  /* what every fixed directory is */
+	PyfsShared *shared;        /* renderings shared by object (pyfs-tree-module.c) */
 } PyfsTree;
 
 /* @wake as for pyfs_cache_new(). */

@@ -22,7 +22,7 @@ static char *render(const char *expr, gsize limit)
 
 	value = PyRun_String(expr, Py_eval_input, globals, globals);
 	ck_assert_ptr_nonnull(value);
-	bytes = pyfs_render_value(value, "test.value", limit);
+	bytes = pyfs_render_value(value, "test.value", limit, NULL);
 	ck_assert(!PyErr_Occurred());
 	data = g_bytes_get_data(bytes, &len);
 	return g_strndup(data, len);
