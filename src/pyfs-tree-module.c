@@ -233,11 +233,12 @@ static int describe(PyfsTreeCtx *ctx, PyfsNode *node, PyObject *parent, gboolean
 
 int pyfs_tree_examine_attr(PyfsTreeCtx *ctx, PyfsNode *node, PyfsRendering **rendering)
 {
+	/* First: what is under a module just delisted is gone, cached or not. */
+	if (delisted(ctx, node))
+		return -ENOENT;
 	*rendering = pyfs_tree_cached(ctx, node);
 	if (*rendering != NULL)
 		return 0;
-	if (delisted(ctx, node))
-		return -ENOENT;
 	{
 		PYFS_GIL_SCOPE gil = pyfs_python_enter();
 		PYFS_PYREF parent = NULL;
@@ -294,10 +295,11 @@ static GPtrArray *list_nodes(PyfsTreeCtx *ctx, PyfsNode *dir, PyObject *module)
 
 int pyfs_tree_list_module(PyfsTreeCtx *ctx, PyfsNode *dir, GArray *children)
 {
-	g_autoptr(GPtrArray) nodes = pyfs_cache_listing(ctx->tree->cache, dir, ctx->now);
+	g_autoptr(GPtrArray) nodes = NULL;
 
 	if (delisted(ctx, dir))
 		return -ENOENT;
+	nodes = pyfs_cache_listing(ctx->tree->cache, dir, ctx->now);
 	/* Listed and rendered within the attribute timeout: no Python at all. */
 	if (nodes != NULL && append_cached(ctx, nodes, children))
 		return 0;
