@@ -28,6 +28,7 @@ typedef struct {
 } Job;
 
 static GThreadPool *workers;
+static guint workers_max;
 static GThreadPool *canceller;   /* one thread: raises TimeoutError in abandoned work */
 static guint limit_s = PYFS_DEADLINE_DEFAULT_S;
 
@@ -122,9 +123,10 @@ static void run_job(gpointer data, gpointer user_data)
 	g_cond_signal(&job->changed);
 	g_mutex_unlock(&job->lock);
 
+	/* Unmarked first: once the message says so, the work runs again. */
 	if (was_abandoned) {
-		g_message("%s ended after it had timed out; its result was dropped", job->what);
 		unmark_abandoned(job->abandoned_key);
+		g_message("%s ended after it had timed out; its result was dropped", job->what);
 	}
 	job_unref(job);
 }
@@ -159,6 +161,7 @@ void pyfs_deadline_start(guint seconds, guint n_workers)
 	g_return_if_fail(n_workers > 0);
 
 	limit_s = seconds;
+	workers_max = n_workers;
 	abandoned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	timed_out = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	/*
@@ -223,6 +226,14 @@ gboolean pyfs_deadline_run(const char *what, PyfsDeadlineFunc func, gpointer dat
 			free_data(data);
 		g_set_error(error, PYFS_ERROR, PYFS_ERROR_TIMED_OUT,
 			    "%s is still running from an earlier request that timed out", what);
+		return FALSE;
+	}
+	/* Every worker is held by work that timed out: none can take this one. */
+	if (pyfs_deadline_abandoned() >= workers_max) {
+		if (free_data != NULL)
+			free_data(data);
+		g_set_error(error, PYFS_ERROR, PYFS_ERROR_TIMED_OUT,
+			    "%s cannot start: every worker still runs code that timed out", what);
 		return FALSE;
 	}
 

@@ -52,7 +52,9 @@ typedef void (*PyfsDeadlineFunc)(gpointer data);
  * work, which frees it with @free_data once done with it: after @func
  * returned and the TimeoutError raised in it is settled, or when taken
  * from the queue if it never started. A TimeoutError meant for abandoned
- * work never reaches other work.
+ * work never reaches other work. It fails at once, without waiting, while
+ * the same work still runs from an earlier request that timed out, and
+ * while every worker is held by such work.
  */
 gboolean pyfs_deadline_run(const char *what, PyfsDeadlineFunc func, gpointer data,
 			   GDestroyNotify free_data, GError **error);

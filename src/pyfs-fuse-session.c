@@ -10,6 +10,7 @@
  * shell still inside it keeps the connection, and the reads, alive).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -19,12 +20,59 @@
 #include "pyfs-deadline.h"
 #include "pyfs-fuse-private.h"
 
+/*
+ * Threads that wait for Python code on behalf of requests: as many as the
+ * deadline workers that can run it; more requests queue for them.
+ */
+#define WAITERS 8
+
+/* Any thread: the cache has something to expire; sweep it once it has. */
+static void wake_sweeper(gpointer user_data)
+{
+	PyfsFs *fs = user_data;
+
+	g_source_set_ready_time(fs->sweep_source, g_get_monotonic_time() + PYFS_CACHE_TIMEOUT_US);
+}
+
+/* Main thread: releases what expired, so that memory goes back after a burst. */
+static gboolean sweep(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	PyfsFs *fs = user_data;
+	guint released;
+	gint64 next;
+
+	/* Before sweeping: a wake that comes meanwhile is not lost. */
+	g_source_set_ready_time(source, -1);
+	next = pyfs_cache_sweep(fs->tree.cache, g_get_monotonic_time(), &released);
+	/* Nodes the kernel forgot go with their last rendering. */
+	if (released > 0)
+		g_debug("Swept %u expired renderings and listings: %u in the inode table",
+			released, pyfs_inode_count(fs->tree.inodes));
+	if (next >= 0)
+		g_source_set_ready_time(source, next);
+	/*
+	 * A burst is over (a walk of the tree renders thousands of values a
+	 * second, and each goes a second later): give back the heap's free
+	 * pages, which the burst's short-lived blocks left between the nodes
+	 * that stay and glibc would keep for good.
+	 */
+	else if (released > 0)
+		malloc_trim(0);
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs sweep_funcs = { .dispatch = sweep };
+
 static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
 {
 	PyfsFs *fs = user_data;
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->time_lock);
 
-	clock_gettime(CLOCK_REALTIME, &fs->modules_time);
+	{
+		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->time_lock);
+
+		clock_gettime(CLOCK_REALTIME, &fs->modules_time);
+	}
+	pyfs_fuse_notify_list_changed(fs);
 }
 
 PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
@@ -42,14 +90,24 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 		allow_others ? ",allow_other" : "", options ? "," : "", options ? options : "");
 
 	fs->access = pyfs_access_new(getuid(), allow_others);
-	fs->tree.registry = registry;
-	fs->tree.inodes = pyfs_inode_table_new();
+
+	/* Made here, on the main thread, whose signal mask their threads inherit. */
+	fs->sweep_source = g_source_new(&sweep_funcs, sizeof(GSource));
+	g_source_set_callback(fs->sweep_source, NULL, fs, NULL);
+	g_source_set_static_name(fs->sweep_source, "[pyfsd] cache sweeper");
+	g_source_attach(fs->sweep_source, NULL);
+	pyfs_tree_init(&fs->tree, registry, wake_sweeper, fs);
+	pyfs_fuse_notify_init(fs);
+	fs->waiters = g_thread_pool_new_full(pyfs_fuse_waiting_serve, fs, pyfs_fuse_waiting_free,
+					     WAITERS, FALSE, NULL);
 	fs->mountpoint = g_strdup(mountpoint);
 	g_mutex_init(&fs->time_lock);
 	g_mutex_init(&fs->handles_lock);
 	fs->handles = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_mutex_init(&fs->served_lock);
 	g_cond_init(&fs->served_cond);
+	fs->uid = getuid();
+	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
 	fs->modules_time = fs->mount_time;
 	pyfs_registry_add_listener(registry, on_modules_changed, fs);
@@ -76,9 +134,17 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 	return g_steal_pointer(&fs);
 }
 
+/* On the thread that imported afresh (pyfs-livecode.h). */
+static void on_code_changed(gpointer user_data)
+{
+	pyfs_fs_code_changed(user_data);
+}
+
 void pyfs_fs_set_livecode(PyfsFs *fs, PyfsLivecode *livecode)
 {
 	fs->tree.livecode = livecode;
+	if (livecode != NULL)
+		pyfs_livecode_add_listener(livecode, on_code_changed, fs);
 }
 
 void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket)
@@ -192,6 +258,18 @@ void pyfs_fs_free(PyfsFs *fs)
 	/* A stuck FUSE thread still uses all of it: the exit ends both. */
 	if (!pyfs_fs_stop(fs))
 		return;
+	/* No request runs now: the main loop's fresh imports must not reach us. */
+	if (fs->tree.livecode != NULL)
+		pyfs_livecode_remove_listener(fs->tree.livecode, on_code_changed, fs);
+	/* Requests still waiting for Python are answered before the session
+	 * goes (each within the time limit); those not started are dropped. */
+	if (fs->waiters != NULL)
+		g_thread_pool_free(g_steal_pointer(&fs->waiters), TRUE, TRUE);
+	pyfs_fuse_notify_clear(fs);
+	if (fs->sweep_source != NULL) {
+		g_source_destroy(fs->sweep_source);
+		g_clear_pointer(&fs->sweep_source, g_source_unref);
+	}
 	if (fs->session != NULL)
 		fuse_session_destroy(fs->session);
 	/* Files still open when the session ended were never released. */
@@ -213,9 +291,8 @@ void pyfs_fs_free(PyfsFs *fs)
 		g_debug("Timed-out work is still running: the tree is left to the exit");
 		return;
 	}
-	pyfs_inode_table_free(fs->tree.inodes);
+	pyfs_tree_clear(&fs->tree);
 	pyfs_access_free(fs->access);
-	g_free(fs->tree.call_socket);
 	g_free(fs->mountpoint);
 	g_mutex_clear(&fs->time_lock);
 	g_mutex_clear(&fs->served_lock);

@@ -5,22 +5,31 @@
  * Threads: the handlers run in libfuse's worker pool (pyfs-fuse-session.c).
  * They enter Python only through pyfs-tree and the registry, which take
  * and drop the GIL themselves, so no reply is ever sent with the GIL or
- * any pyfs lock held.
+ * any pyfs lock held. Python code of the objects may hang, so a handler
+ * first asks the tree for what needs none (PYFS_TREE_NOWAIT); when more is
+ * needed, at most FUSE_WAITING_MAX FUSE threads wait for it themselves
+ * (at most the time limit), and further requests go to a waiter thread,
+ * which waits and replies. So however many requests wait for hung code,
+ * most FUSE threads stay free for everything else, run/modules first.
  *
- * Caching: the kernel may cache what cannot go stale unnoticed, and
- * nothing else. The module list shows in two places only, the listing of
- * lib/ and run/modules, and neither is cached: lib/ is listed afresh on
- * every opendir, run/modules' attributes are never cached and its content
- * is direct I/O. So a change to the list is visible to the very next
- * system call without any invalidation to send. Looking up lib/NAME does
- * not depend on the list (every module in sys.modules resolves), so those
- * entries are cached like everything inside a module, for ATTR_TIMEOUT,
- * since a value may change under us; the fixed directories for long.
+ * Caching: a value's rendering is kept by the tree for the attribute
+ * timeout (PYFS_FUSE_ATTR_TIMEOUT), and the kernel keeps its attributes and entry
+ * exactly as long, so that both expire together. The module list shows in
+ * lib/ and run/modules: lib/ is listed afresh on every opendir, and the
+ * kernel keeps a lib/NAME entry at most PYFS_FUSE_ATTR_TIMEOUT, and not at all once
+ * NAME has left the list (pyfs-fuse-notify.c: the change is done once the
+ * kernel has forgotten it); run/modules' attributes are never cached and
+ * its content is direct I/O. The fixed directories are cached for long.
  *
  * Content: a file's bytes are taken once per open (its "snapshot") and
  * every read of that open is served from them, so no Python code runs
- * twice for one open, and getattr's st_size is the length of the same
- * rendering.
+ * twice for one open. The kernel's page cache of the file is kept
+ * (FOPEN_KEEP_CACHE) when the bytes are those it may hold already.
+ *
+ * Lookup counts: every entry handed out (LOOKUP, READDIRPLUS) counts one
+ * lookup of its node before the reply goes out, and is taken back if the
+ * reply cannot be sent; FORGET gives them back, and a node nothing holds is
+ * freed (pyfs-inode.h).
  *
  * Errors: helpers return negative errno; handlers reply with its positive
  * value. Every refusal of a write to the read-only tree is EACCES (create,
@@ -28,59 +37,43 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fuse_lowlevel.h>
 #include <gio/gio.h>
 
-#include "pyfs-error.h"
 #include "pyfs-fuse-private.h"
-#include "pyfs-log.h"
-#include "pyfs-names.h"
-#include "pyfs-tree.h"
 
-#define FIXED_TIMEOUT 3600.0 /* the fixed directories and run/modules' entry */
-#define ATTR_TIMEOUT 1.0     /* everything inside a module */
+/* How many FUSE threads may wait for Python code at once (of up to 16, see pyfs-fuse-session.c). */
+#define FUSE_WAITING_MAX 4
 
-
-/* An open file: its snapshot, and for run/modules the state of the writer. */
+/* An open value or executable: its snapshot. */
 typedef struct {
+	PyfsFs *fs;
+	PyfsNode *node;
+	PyfsEntryKind kind;
 	GBytes *content;
-	PyfsEntryKind kind;   /* what the file was at open (not run/modules) */
-	gboolean writer;      /* run/modules opened for writing */
-	gboolean append;      /* O_APPEND: every write appends */
-	PyfsModlist *undo;    /* O_TRUNC: the list before, until the first write settles it */
-	guint64 undo_serial;  /* the registry's serial right after the truncation */
-	off_t next_offset;    /* where a sequential writer continues */
-} Handle;
+} FileHandle;
 
-static void handle_free(Handle *handle)
+static void file_handle_free(FileHandle *handle)
 {
 	if (handle == NULL)
 		return;
-	g_clear_pointer(&handle->content, g_bytes_unref);
-	pyfs_modlist_free(handle->undo);
+	pyfs_cache_closed(handle->fs->tree.cache, handle->node);
+	pyfs_node_unref(handle->node);
+	g_bytes_unref(handle->content);
 	g_free(handle);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Handle, handle_free)
 
-/*
- * Open handles are owned by the session, not by the kernel's goodwill: a
- * file still open when the session ends gets no RELEASE, and is freed with
- * the session (pyfs_fs_free).
- */
-static void keep_handle(PyfsFs *fs, gpointer handle, GDestroyNotify destroy)
+void pyfs_fuse_keep_handle(PyfsFs *fs, gpointer handle, GDestroyNotify destroy)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->handles_lock);
 
 	g_hash_table_insert(fs->handles, handle, destroy);
 }
 
-static void drop_handle(PyfsFs *fs, gpointer handle)
+void pyfs_fuse_drop_handle(PyfsFs *fs, gpointer handle)
 {
 	GDestroyNotify destroy;
 
@@ -94,16 +87,6 @@ static void drop_handle(PyfsFs *fs, gpointer handle)
 		destroy(handle);
 }
 
-static PyfsFs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static const PyfsNode *node_of(PyfsFs *fs, fuse_ino_t ino)
-{
-	return pyfs_inode_get(fs->tree.inodes, ino);
-}
-
 /*
  * First thing in every handler that could run Python code, create an
  * inode or change the list: another user's request is refused unless the
@@ -111,7 +94,7 @@ static const PyfsNode *node_of(PyfsFs *fs, fuse_ino_t ino)
  */
 static gboolean refused(fuse_req_t req, PyfsAccessKind kind)
 {
-	int r = pyfs_access_check(fs_of(req)->access, fuse_req_ctx(req)->uid, kind);
+	int r = pyfs_access_check(pyfs_fuse_fs(req)->access, fuse_req_ctx(req)->uid, kind);
 
 	if (r == 0)
 		return FALSE;
@@ -119,82 +102,189 @@ static gboolean refused(fuse_req_t req, PyfsAccessKind kind)
 	return TRUE;
 }
 
-static void fill_stat(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info,
-		      struct stat *st)
+/* --- Requests that may wait for Python ------------------------------------ */
+
+typedef enum {
+	OP_LOOKUP,
+	OP_GETATTR,
+	OP_READLINK,
+	OP_OPEN,
+	OP_OPENDIR,
+} Op;
+
+/* A request handed to a waiter. */
+typedef struct {
+	fuse_req_t req;
+	Op op;
+	PyfsNode *node;              /* the inode named by the request */
+	char *name;                  /* OP_LOOKUP */
+	struct fuse_file_info fi;    /* OP_OPEN, OP_OPENDIR */
+} Waiting;
+
+void pyfs_fuse_waiting_free(gpointer request)
 {
-	gsize size = info->content ? g_bytes_get_size(info->content) : 0;
+	Waiting *waiting = request;
 
-	memset(st, 0, sizeof(*st));
-	st->st_ino = node->ino;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	st->st_blksize = 4096;
-	st->st_atim = st->st_mtim = st->st_ctim = fs->mount_time;
+	pyfs_node_unref(waiting->node);
+	g_free(waiting->name);
+	g_free(waiting);
+}
 
-	switch (info->kind) {
-	case PYFS_ENTRY_DIR:
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2;
-		break;
-	case PYFS_ENTRY_SYMLINK:
-		st->st_mode = S_IFLNK | 0777;
-		st->st_nlink = 1;
-		break;
-	case PYFS_ENTRY_EXEC:
-		st->st_mode = S_IFREG | 0555;
-		st->st_nlink = 1;
-		break;
-	case PYFS_ENTRY_VALUE:
-		st->st_mode = S_IFREG | 0444;
-		st->st_nlink = 1;
-		break;
+/* Each serve_*() replies and returns TRUE, or with NOWAIT returns FALSE, not replying. */
+
+static gboolean serve_lookup(PyfsFs *fs, fuse_req_t req, PyfsNode *dir, const char *name,
+			     PyfsTreeWait wait)
+{
+	g_autoptr(PyfsNode) child = NULL;
+	g_autoptr(PyfsRendering) rendering = NULL;
+	struct fuse_entry_param e;
+	int r;
+
+	r = pyfs_tree_lookup(&fs->tree, dir, name, wait, &child, &rendering);
+	if (r == -EWOULDBLOCK && wait == PYFS_TREE_NOWAIT)
+		return FALSE;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return TRUE;
 	}
-	if (node->type == PYFS_NODE_MODULES) {
-		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fs->time_lock);
+	pyfs_fuse_fill_entry(fs, child, rendering, &e);
+	pyfs_inode_lookup(fs->tree.inodes, child);
+	if (fuse_reply_entry(req, &e) != 0)
+		pyfs_inode_forget(fs->tree.inodes, child->ino, 1);
+	return TRUE;
+}
 
-		st->st_mode = S_IFREG | 0644;
-		st->st_mtim = st->st_ctim = fs->modules_time;
+static gboolean serve_getattr(PyfsFs *fs, fuse_req_t req, PyfsNode *node, PyfsTreeWait wait)
+{
+	g_autoptr(PyfsRendering) rendering = NULL;
+	double entry_timeout, attr_timeout;
+	struct stat st;
+	int r;
+
+	r = pyfs_tree_examine(&fs->tree, node, wait, &rendering);
+	if (r == -EWOULDBLOCK && wait == PYFS_TREE_NOWAIT)
+		return FALSE;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return TRUE;
 	}
-	st->st_mode = pyfs_access_mode(fs->access, st->st_mode);
-	st->st_size = (off_t)size;
-	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	pyfs_fuse_fill_stat(fs, node, rendering->kind, rendering->content, &st);
+	pyfs_fuse_timeouts(node, rendering, &entry_timeout, &attr_timeout);
+	fuse_reply_attr(req, &st, attr_timeout);
+	return TRUE;
 }
 
-/* Replies @r, a negative errno; @error, when the tree set it, says why (and is logged). */
-static void reply_failure(fuse_req_t req, int r, const GError *error)
+static gboolean serve_readlink(PyfsFs *fs, fuse_req_t req, PyfsNode *node, PyfsTreeWait wait)
 {
-	if (error != NULL)
-		g_warning("%s", error->message);
-	fuse_reply_err(req, -r);
-}
+	g_autoptr(PyfsRendering) rendering = NULL;
+	g_autofree char *target = NULL;
+	int r;
 
-static double timeout_for(const PyfsNode *node)
-{
-	switch (node->type) {
-	case PYFS_NODE_ROOT:
-	case PYFS_NODE_LIB:
-	case PYFS_NODE_RUN:
-	case PYFS_NODE_BIN:
-	case PYFS_NODE_DOT:
-		return FIXED_TIMEOUT;
-	case PYFS_NODE_MODULES:
-		return 0.0;
-	default:
-		return ATTR_TIMEOUT;
+	r = pyfs_tree_examine(&fs->tree, node, wait, &rendering);
+	if (r == -EWOULDBLOCK && wait == PYFS_TREE_NOWAIT)
+		return FALSE;
+	if (r == 0 && rendering->kind != PYFS_ENTRY_SYMLINK)
+		r = -EINVAL;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return TRUE;
 	}
+	target = g_strndup(g_bytes_get_data(rendering->content, NULL),
+			   g_bytes_get_size(rendering->content));
+	fuse_reply_readlink(req, target);
+	return TRUE;
 }
 
-static void fill_entry(PyfsFs *fs, const PyfsNode *node, const PyfsNodeInfo *info,
-		       struct fuse_entry_param *e)
+static gboolean serve_open(PyfsFs *fs, fuse_req_t req, PyfsNode *node, struct fuse_file_info *fi,
+			   PyfsTreeWait wait)
 {
-	memset(e, 0, sizeof(*e));
-	e->ino = node->ino;
-	e->generation = 1;
-	fill_stat(fs, node, info, &e->attr);
-	e->attr_timeout = timeout_for(node);
-	/* run/modules always exists: its name may be cached, its size not. */
-	e->entry_timeout = node->type == PYFS_NODE_MODULES ? FIXED_TIMEOUT : timeout_for(node);
+	g_autoptr(PyfsRendering) rendering = NULL;
+	FileHandle *handle;
+	int r;
+
+	r = pyfs_tree_examine(&fs->tree, node, wait, &rendering);
+	if (r == -EWOULDBLOCK && wait == PYFS_TREE_NOWAIT)
+		return FALSE;
+	if (r == 0 && rendering->kind == PYFS_ENTRY_DIR)
+		r = -EISDIR;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return TRUE;
+	}
+	handle = g_new0(FileHandle, 1);
+	handle->fs = fs;
+	handle->node = pyfs_node_ref(node);
+	handle->kind = rendering->kind;
+	handle->content = g_bytes_ref(rendering->content);
+	fi->keep_cache = pyfs_cache_opened(fs->tree.cache, node, handle->content);
+	fi->fh = (uint64_t)(uintptr_t)handle;
+	pyfs_fuse_keep_handle(fs, handle, (GDestroyNotify)file_handle_free);
+	if (fuse_reply_open(req, fi) != 0)
+		pyfs_fuse_drop_handle(fs, handle);
+	return TRUE;
 }
+
+static gboolean serve(PyfsFs *fs, Waiting *w, PyfsTreeWait wait)
+{
+	switch (w->op) {
+	case OP_LOOKUP:
+		return serve_lookup(fs, w->req, w->node, w->name, wait);
+	case OP_GETATTR:
+		return serve_getattr(fs, w->req, w->node, wait);
+	case OP_READLINK:
+		return serve_readlink(fs, w->req, w->node, wait);
+	case OP_OPEN:
+		return serve_open(fs, w->req, w->node, &w->fi, wait);
+	case OP_OPENDIR:
+		return pyfs_fuse_serve_opendir(fs, w->req, w->node, &w->fi, wait);
+	}
+	g_return_val_if_reached(TRUE);
+}
+
+void pyfs_fuse_waiting_serve(gpointer request, gpointer fs)
+{
+	serve(fs, request, PYFS_TREE_WAIT);
+	pyfs_fuse_waiting_free(request);
+}
+
+/*
+ * Serves @op on inode @ino at once if no Python code of the objects is
+ * needed. Else a few FUSE threads may wait for it themselves, which spares
+ * a trip to another thread; beyond that the request goes to a waiter, so
+ * that however much code hangs, most FUSE threads are free.
+ */
+static void start(fuse_req_t req, Op op, fuse_ino_t ino, const char *name,
+		  struct fuse_file_info *fi)
+{
+	PyfsFs *fs = pyfs_fuse_fs(req);
+	Waiting w = { .req = req, .op = op, .node = pyfs_inode_get(fs->tree.inodes, ino),
+		      .name = (char *)name };
+
+	if (w.node == NULL) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (fi != NULL)
+		w.fi = *fi;
+	if (!serve(fs, &w, PYFS_TREE_NOWAIT)) {
+		Waiting *waiting;
+
+		if (g_atomic_int_add(&fs->fuse_waiting, 1) < FUSE_WAITING_MAX) {
+			serve(fs, &w, PYFS_TREE_WAIT);
+			g_atomic_int_add(&fs->fuse_waiting, -1);
+			pyfs_node_unref(w.node);
+			return;
+		}
+		g_atomic_int_add(&fs->fuse_waiting, -1);
+		waiting = g_memdup2(&w, sizeof(w));
+		waiting->name = g_strdup(name);
+		g_thread_pool_push(fs->waiters, waiting, NULL);
+		return;
+	}
+	pyfs_node_unref(w.node);
+}
+
+/* --- The operations ------------------------------------------------------- */
 
 static void pyfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -205,198 +295,102 @@ static void pyfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/* A file's pages go only at an open that says so (FOPEN_KEEP_CACHE
+	 * not set): its times never change, and a read need not look at them. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 }
 
 static void pyfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	PyfsFs *fs = fs_of(req);
-	const PyfsNode *dir = node_of(fs, parent);
-	const PyfsNode *child = NULL;
-	g_auto(PyfsNodeInfo) info = { 0 };
-	g_autoptr(GError) error = NULL;
-	struct fuse_entry_param e;
-	int r;
-
 	if (refused(req, PYFS_ACCESS_READ))
 		return;
-	if (dir == NULL) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	r = pyfs_tree_lookup(&fs->tree, dir, name, &child, &info, &error);
-	if (r < 0) {
-		reply_failure(req, r, error);
-		return;
-	}
-	fill_entry(fs, child, &info, &e);
-	pyfs_inode_ref(fs->tree.inodes, child->ino);
-	fuse_reply_entry(req, &e);
+	start(req, OP_LOOKUP, parent, name, NULL);
+}
+
+/* What the table holds, for whoever watches it shrink (pyfsd -d). */
+static void forgotten(PyfsFs *fs, gsize count, guint freed)
+{
+	g_debug("Forgot %" G_GSIZE_FORMAT " nodes, freed %u: %u in the inode table", count, freed,
+		pyfs_inode_count(fs->tree.inodes));
 }
 
 static void pyfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	pyfs_inode_forget(fs_of(req)->tree.inodes, ino, nlookup);
+	PyfsFs *fs = pyfs_fuse_fs(req);
+
+	forgotten(fs, 1, pyfs_inode_forget(fs->tree.inodes, ino, nlookup));
 	fuse_reply_none(req);
 }
 
 static void pyfs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
+	PyfsFs *fs = pyfs_fuse_fs(req);
+	guint freed = 0;
+
 	for (size_t i = 0; i < count; i++)
-		pyfs_inode_forget(fs_of(req)->tree.inodes, forgets[i].ino, forgets[i].nlookup);
+		freed += pyfs_inode_forget(fs->tree.inodes, forgets[i].ino, forgets[i].nlookup);
+	forgotten(fs, count, freed);
 	fuse_reply_none(req);
 }
 
 static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	const PyfsNode *node = node_of(fs, ino);
-	g_auto(PyfsNodeInfo) info = { 0 };
-	g_autoptr(GError) error = NULL;
-	struct stat st;
-	int r;
-
 	if (refused(req, PYFS_ACCESS_READ))
 		return;
-	if (node == NULL) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
 	/*
 	 * An open file (the kernel passes a handle for regular files only) is
 	 * its snapshot, whatever the value is now: its size is the snapshot's,
 	 * and no Python code runs again for that open.
 	 */
-	if (fi != NULL && fi->fh != 0 && node->type != PYFS_NODE_MODULES &&
-	    ((Handle *)(uintptr_t)fi->fh)->content != NULL) {
-		Handle *handle = (Handle *)(uintptr_t)fi->fh;
+	if (fi != NULL && fi->fh != 0 && ino != PYFS_INO_MODULES) {
+		FileHandle *handle = (FileHandle *)(uintptr_t)fi->fh;
+		struct stat st;
 
-		info.kind = handle->kind;
-		info.content = g_bytes_ref(handle->content);
-		r = 0;
-	} else {
-		r = pyfs_tree_examine(&fs->tree, node, &info, &error);
-	}
-	if (r < 0) {
-		reply_failure(req, r, error);
+		pyfs_fuse_fill_stat(pyfs_fuse_fs(req), handle->node, handle->kind, handle->content,
+				    &st);
+		fuse_reply_attr(req, &st, 0.0);
 		return;
 	}
-	fill_stat(fs, node, &info, &st);
-	fuse_reply_attr(req, &st, timeout_for(node));
+	start(req, OP_GETATTR, ino, NULL, NULL);
 }
 
 static void pyfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	PyfsFs *fs = fs_of(req);
-	const PyfsNode *node = node_of(fs, ino);
-	g_auto(PyfsNodeInfo) info = { 0 };
-	g_autoptr(GError) error = NULL;
-	g_autofree char *target = NULL;
-	int r;
-
 	if (refused(req, PYFS_ACCESS_READ))
 		return;
-	r = node ? pyfs_tree_examine(&fs->tree, node, &info, &error) : -ENOENT;
-	if (r == 0 && info.kind != PYFS_ENTRY_SYMLINK)
-		r = -EINVAL;
-	if (r < 0) {
-		reply_failure(req, r, error);
-		return;
-	}
-	target = g_strndup(g_bytes_get_data(info.content, NULL), g_bytes_get_size(info.content));
-	fuse_reply_readlink(req, target);
+	start(req, OP_READLINK, ino, NULL, NULL);
 }
 
 static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	const PyfsNode *node = node_of(fs, ino);
-	g_autoptr(Handle) handle = g_new0(Handle, 1);
-	g_auto(PyfsNodeInfo) info = { 0 };
-	int r;
+	gboolean reading = (fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC);
 
-	if (refused(req, (fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC) ?
-			    PYFS_ACCESS_READ : PYFS_ACCESS_CHANGE))
+	if (refused(req, reading ? PYFS_ACCESS_READ : PYFS_ACCESS_CHANGE))
 		return;
-	if (node == NULL) {
-		fuse_reply_err(req, ENOENT);
+	if (ino == PYFS_INO_MODULES) {
+		pyfs_fuse_modules_open(pyfs_fuse_fs(req), req, fi);
 		return;
 	}
-	if (node->type == PYFS_NODE_MODULES) {
-		g_autoptr(GError) error = NULL;
-		int access = fi->flags & O_ACCMODE;
-
-		if (access != O_RDONLY) {
-			handle->writer = TRUE;
-			handle->append = (fi->flags & O_APPEND) != 0;
-		}
-		/*
-		 * O_TRUNC clears the list now, so that `: > run/modules` has
-		 * taken effect when the shell goes on (a close does not wait for
-		 * RELEASE, and FLUSH comes before the write too: bash closes
-		 * the fd it dup2()ed). If the first write then fails, the list
-		 * is put back: `echo bad > run/modules` changes nothing. The
-		 * empty list is saved only with that write, or at RELEASE when
-		 * none came: killed while the write imports, pyfsd restarts
-		 * with the list as it was.
-		 */
-		if (handle->writer && (fi->flags & O_TRUNC)) {
-			handle->undo = pyfs_registry_truncate(fs->tree.registry, &handle->undo_serial,
-							      &error);
-			if (handle->undo == NULL) {
-				g_warning("Cannot clear the module list: %s", error->message);
-				fuse_reply_err(req, pyfs_error_to_errno(error));
-				return;
-			}
-		}
-		if (access != O_WRONLY) {
-			g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(fs->tree.registry);
-			char *text = pyfs_modlist_to_text(list);
-
-			handle->content = g_bytes_new_take(text, strlen(text));
-		}
-		/* Its size changes with every write: no page cache, no stale length. */
-		fi->direct_io = 1;
-	} else {
-		g_autoptr(GError) error = NULL;
-
-		if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-			fuse_reply_err(req, EACCES);
-			return;
-		}
-
-		r = pyfs_tree_examine(&fs->tree, node, &info, &error);
-		if (r < 0) {
-			reply_failure(req, r, error);
-			return;
-		}
-		if (info.kind == PYFS_ENTRY_DIR) {
-			fuse_reply_err(req, EISDIR);
-			return;
-		}
-		handle->kind = info.kind;
-		handle->content = g_steal_pointer(&info.content);
+	if (!reading) {
+		fuse_reply_err(req, EACCES);
+		return;
 	}
-	fi->fh = (uint64_t)(uintptr_t)handle;
-	keep_handle(fs, g_steal_pointer(&handle), (GDestroyNotify)handle_free);
-	if (fuse_reply_open(req, fi) != 0)
-		drop_handle(fs, (gpointer)(uintptr_t)fi->fh);
+	start(req, OP_OPEN, ino, NULL, fi);
 }
 
 static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			 struct fuse_file_info *fi)
 {
-	Handle *handle = (Handle *)(uintptr_t)fi->fh;
-	g_autoptr(GBytes) content = NULL;
+	FileHandle *handle = (FileHandle *)(uintptr_t)fi->fh;
 	gsize len;
 	const char *data;
 
-	if (handle->content == NULL) {
-		fuse_reply_err(req, EBADF);
+	if (ino == PYFS_INO_MODULES) {
+		pyfs_fuse_modules_read(req, size, off, fi);
 		return;
 	}
-	/* Our own reference: the reply must not depend on the handle's lifetime. */
-	content = g_bytes_ref(handle->content);
-	data = g_bytes_get_data(content, &len);
+	/* The handle lives until RELEASE, which comes after every READ has been answered. */
+	data = g_bytes_get_data(handle->content, &len);
 	if (off < 0 || (gsize)off >= len) {
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -407,214 +401,44 @@ static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 			  off_t off, struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	Handle *handle = (Handle *)(uintptr_t)fi->fh;
-	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) names = NULL;
-	g_autoptr(PyfsModlist) undo = NULL;
-	gboolean ok;
-
 	if (refused(req, PYFS_ACCESS_CHANGE))
 		return;
-	if (!handle->writer) {
+	if (ino != PYFS_INO_MODULES) {
 		fuse_reply_err(req, EBADF);
 		return;
 	}
-	/* Appends, and a writer going on where it left off; never a write
-	 * into the middle of the list. */
-	if (!handle->append && off != handle->next_offset) {
-		g_message("Refused a write to run/modules at offset %jd: only appends are possible",
-			  (intmax_t)off);
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	/* The first write settles a truncation: kept if it succeeds, undone if not. */
-	undo = g_steal_pointer(&handle->undo);
-
-	names = pyfs_names_parse(buf, size, &error);
-	ok = names != NULL &&
-	     pyfs_registry_add(fs->tree.registry, (const char *const *)names, &error);
-	if (!ok) {
-		g_autoptr(GError) undo_error = NULL;
-
-		pyfs_log_error(G_LOG_LEVEL_WARNING, error, "Refused a write to run/modules");
-		if (undo != NULL &&
-		    !pyfs_registry_restore(fs->tree.registry, undo, handle->undo_serial, &undo_error))
-			g_warning("Cannot restore the module list: %s", undo_error->message);
-		fuse_reply_err(req, pyfs_error_to_errno(error));
-		return;
-	}
-	handle->next_offset = off + (off_t)size;
-	fuse_reply_write(req, size);
-}
-
-/*
- * A truncation that no write settled (`: > run/modules`) is saved now. If
- * it cannot be, the list is put back as it was saved: the clear had been
- * visible for a moment, but a restart must not tell another story.
- */
-static void settle_truncation(PyfsFs *fs, Handle *handle)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GError) undo_error = NULL;
-
-	if (handle->undo == NULL || pyfs_registry_save(fs->tree.registry, &error))
-		return;
-	g_warning("Cannot save the cleared module list, so it is put back: %s", error->message);
-	if (!pyfs_registry_restore(fs->tree.registry, handle->undo, handle->undo_serial,
-				   &undo_error))
-		g_warning("Cannot restore the module list: %s", undo_error->message);
+	pyfs_fuse_modules_write(pyfs_fuse_fs(req), req, buf, size, off, fi);
 }
 
 static void pyfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	Handle *handle = (Handle *)(uintptr_t)fi->fh;
-
-	settle_truncation(fs, handle);
-	drop_handle(fs, handle);
+	if (ino == PYFS_INO_MODULES) {
+		pyfs_fuse_modules_release(pyfs_fuse_fs(req), req, fi);
+		return;
+	}
+	pyfs_fuse_drop_handle(pyfs_fuse_fs(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
 static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			    struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	const PyfsNode *node = node_of(fs, ino);
-	g_autoptr(GError) error = NULL;
-
 	if (refused(req, PYFS_ACCESS_CHANGE))
 		return;
-	if (node == NULL) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if (node->type != PYFS_NODE_MODULES ||
-	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+	if (ino != PYFS_INO_MODULES) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		if (attr->st_size != 0) {
-			g_message("Refused to truncate run/modules to %jd bytes: only 0 clears it",
-				  (intmax_t)attr->st_size);
-			fuse_reply_err(req, EPERM);
-			return;
-		}
-		if (!pyfs_registry_clear(fs->tree.registry, &error)) {
-			g_warning("Cannot clear the module list: %s", error->message);
-			fuse_reply_err(req, pyfs_error_to_errno(error));
-			return;
-		}
-	}
 	/* Times are the list's own: setting them is accepted and ignored. */
-	pyfs_op_getattr(req, ino, NULL);
+	if (pyfs_fuse_modules_setattr(pyfs_fuse_fs(req), req, attr, to_set))
+		start(req, OP_GETATTR, ino, NULL, NULL);
 }
-
-typedef struct {
-	GArray *children; /* of PyfsChild: the listing and its stats, taken at opendir */
-} DirHandle;
-
-static void dir_handle_free(DirHandle *dh)
-{
-	if (dh == NULL)
-		return;
-	g_clear_pointer(&dh->children, g_array_unref);
-	g_free(dh);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(DirHandle, dir_handle_free)
 
 static void pyfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	PyfsFs *fs = fs_of(req);
-	const PyfsNode *node = node_of(fs, ino);
-	g_autoptr(DirHandle) dh = g_new0(DirHandle, 1);
-	g_autoptr(GError) error = NULL;
-	int r;
-
 	if (refused(req, PYFS_ACCESS_READ))
 		return;
-	/* The listing is taken once, here: every readdir of this open reads it. */
-	r = node ? pyfs_tree_list(&fs->tree, node, &dh->children, &error) : -ENOENT;
-	if (r < 0) {
-		reply_failure(req, r, error);
-		return;
-	}
-	fi->fh = (uint64_t)(uintptr_t)dh;
-	keep_handle(fs, g_steal_pointer(&dh), (GDestroyNotify)dir_handle_free);
-	if (fuse_reply_open(req, fi) != 0)
-		drop_handle(fs, (gpointer)(uintptr_t)fi->fh);
-}
-
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi, gboolean plus)
-{
-	PyfsFs *fs = fs_of(req);
-	DirHandle *dh = (DirHandle *)(uintptr_t)fi->fh;
-	g_autofree char *buf = g_malloc(size);
-	size_t used = 0;
-
-	/* Offsets: 1 is after ".", 2 after "..", 2 + i + 1 after child i. The
-	 * stats are those of opendir: one snapshot per open, like files. */
-	for (off_t i = off; i < (off_t)dh->children->len + 2; i++) {
-		static const PyfsNodeInfo dir_info = { .kind = PYFS_ENTRY_DIR };
-		const PyfsNode *child;
-		const PyfsNodeInfo *info;
-		const char *name;
-		size_t need;
-
-		if (i == 0 || i == 1) {
-			name = i == 0 ? "." : "..";
-			info = &dir_info;
-			child = node_of(fs, ino);
-		} else {
-			PyfsChild *c = &g_array_index(dh->children, PyfsChild, i - 2);
-
-			child = c->node;
-			info = &c->info;
-			name = child->name;
-		}
-		if (plus) {
-			struct fuse_entry_param e;
-
-			fill_entry(fs, child, info, &e);
-			if (i < 2)
-				e.attr.st_ino = child->ino;
-			need = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
-			if (need > size - used)
-				break;
-			/* "." and ".." are not looked up by the kernel. */
-			if (i >= 2)
-				pyfs_inode_ref(fs->tree.inodes, child->ino);
-		} else {
-			struct stat st;
-
-			fill_stat(fs, child, info, &st);
-			need = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
-			if (need > size - used)
-				break;
-		}
-		used += need;
-	}
-	fuse_reply_buf(req, buf, used);
-}
-
-static void pyfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			    struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, off, fi, FALSE);
-}
-
-static void pyfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-				struct fuse_file_info *fi)
-{
-	do_readdir(req, ino, size, off, fi, TRUE);
-}
-
-static void pyfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	drop_handle(fs_of(req), (gpointer)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
+	start(req, OP_OPENDIR, ino, NULL, fi);
 }
 
 /* Everything that would create, remove or rename something: the tree is Python's. */
@@ -680,9 +504,9 @@ const struct fuse_lowlevel_ops pyfs_fuse_ops = {
 	.write = pyfs_op_write,
 	.release = pyfs_op_release,
 	.opendir = pyfs_op_opendir,
-	.readdir = pyfs_op_readdir,
-	.readdirplus = pyfs_op_readdirplus,
-	.releasedir = pyfs_op_releasedir,
+	.readdir = pyfs_fuse_readdir,
+	.readdirplus = pyfs_fuse_readdirplus,
+	.releasedir = pyfs_fuse_releasedir,
 	.mknod = refuse_mknod,
 	.mkdir = refuse_mkdir,
 	.unlink = refuse_unlink,

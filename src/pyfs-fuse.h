@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The FUSE filesystem: the tree of DESIGN 2 over the registry and the
- * embedded interpreter, served by fuse_session_loop_mt in its own threads.
+ * The FUSE filesystem: the tree (README, "The tree") over the registry and
+ * the embedded interpreter, served by fuse_session_loop_mt in its own
+ * threads.
  */
 #pragma once
 
@@ -46,7 +47,10 @@ gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GE
 /* The call server's socket to name in executable files (NULL: none). Before start. */
 void pyfs_fs_set_call_socket(PyfsFs *fs, const char *socket);
 
-/* The live code the tree follows (borrowed; lives longer than @fs). */
+/*
+ * The live code the tree follows (borrowed; lives longer than @fs), whose
+ * fresh imports drop what the tree and the kernel keep. Before start.
+ */
 void pyfs_fs_set_livecode(PyfsFs *fs, PyfsLivecode *livecode);
 
 /* How long pyfs_fs_stop() waits for the FUSE threads once the mount is released. */
@@ -61,6 +65,15 @@ void pyfs_fs_set_livecode(PyfsFs *fs, PyfsLivecode *livecode);
  * must stay too. Idempotent.
  */
 gboolean pyfs_fs_stop(PyfsFs *fs);
+
+/*
+ * The code of the modules changed (a module was imported again): every
+ * rendering, listing and script made before is dropped, so that the next
+ * request under lib/ finds the objects afresh, and the kernel is told to
+ * forget what it keeps of the modules' nodes (sent from the main loop).
+ * Any thread, no GIL and no pyfs lock held.
+ */
+void pyfs_fs_code_changed(PyfsFs *fs);
 
 void pyfs_fs_free(PyfsFs *fs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsFs, pyfs_fs_free)

@@ -30,7 +30,7 @@ struct _PyfsLivecode {
 	gboolean writer;	/* a fresh import runs */
 	guint writers_waiting;	/* fresh imports waiting: they go before new readers */
 
-	GArray *listeners;	/* of Listener; set up at start-up, read-only after */
+	GArray *listeners;	/* of Listener; changed only while no fresh import can run */
 };
 
 /* --- The gate ------------------------------------------------------------------ */
@@ -295,6 +295,19 @@ void pyfs_livecode_add_listener(PyfsLivecode *livecode, PyfsLivecodeListener lis
 	Listener l = { listener, user_data };
 
 	g_array_append_val(livecode->listeners, l);
+}
+
+void pyfs_livecode_remove_listener(PyfsLivecode *livecode, PyfsLivecodeListener listener,
+				   gpointer user_data)
+{
+	for (guint i = 0; i < livecode->listeners->len; i++) {
+		Listener *l = &g_array_index(livecode->listeners, Listener, i);
+
+		if (l->func == listener && l->user_data == user_data) {
+			g_array_remove_index(livecode->listeners, i);
+			return;
+		}
+	}
 }
 
 void pyfs_livecode_free(PyfsLivecode *livecode)

@@ -44,8 +44,14 @@ PyfsLivecode *pyfs_livecode_new(PyfsRegistry *registry, GError **error);
 void pyfs_livecode_free(PyfsLivecode *livecode);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsLivecode, pyfs_livecode_free)
 
+/*
+ * Listeners are added and removed only while no fresh import can run:
+ * before the requests start, and once they have stopped.
+ */
 void pyfs_livecode_add_listener(PyfsLivecode *livecode, PyfsLivecodeListener listener,
 				gpointer user_data);
+void pyfs_livecode_remove_listener(PyfsLivecode *livecode, PyfsLivecodeListener listener,
+				   gpointer user_data);
 
 /*
  * Before the tree runs Python code for a request: imports afresh first if

@@ -120,3 +120,14 @@ void pyfs_log_error_full(const char *file, const char *line, const char *func,
 				  traceback ? traceback : "");
 	log_record(file, line, func, level, pyfs_error_get_module(error), message);
 }
+
+gboolean pyfs_log_first_time(const char *key)
+{
+	static GMutex lock; /* a leaf */
+	static GHashTable *seen;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&lock);
+
+	if (seen == NULL)
+		seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	return g_hash_table_add(seen, g_strdup(key));
+}

@@ -38,4 +38,11 @@ void pyfs_log_error_full(const char *file, const char *line, const char *func,
 			 GLogLevelFlags level, const GError *error, const char *format, ...)
 	G_GNUC_PRINTF(6, 7);
 
+/*
+ * Whether @key (say, the dotted name of a value that cannot be rendered)
+ * comes up for the first time: for a warning worth giving once, not at
+ * every request. Any thread.
+ */
+gboolean pyfs_log_first_time(const char *key);
+
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include "pyfs-error.h"
 #include "pyfs-log.h"
 #include "pyfs-names.h"
+#include "pyfs-object.h"
 #include "pyfs-registry.h"
 
 typedef struct {
@@ -165,6 +166,17 @@ static void import_one(gpointer data)
 }
 
 /*
+ * Whether @name is imported already: importing it again would run no code,
+ * so it needs no deadline worker (they may all be held by hung code).
+ */
+static gboolean imported(const char *name)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+
+	return pyfs_object_module_imported(name);
+}
+
+/*
  * Imports every name, stopping at the first failure, whose exception line
  * becomes the error (with the module's name and the traceback, for the
  * log of whoever ends its journey); an import that takes longer than the
@@ -176,10 +188,14 @@ static void import_one(gpointer data)
 static gboolean import_all(const char *const *names, GError **error)
 {
 	for (const char *const *n = names; n != NULL && *n != NULL; n++) {
-		ImportJob *job = g_new0(ImportJob, 1);
-		g_autofree char *what = g_strdup_printf("The import of %s", *n);
+		ImportJob *job;
+		g_autofree char *what = NULL;
 		g_autoptr(GError) timeout = NULL;
 
+		if (imported(*n))
+			continue;
+		job = g_new0(ImportJob, 1);
+		what = g_strdup_printf("The import of %s", *n);
 		job->name = g_strdup(*n);
 		if (!pyfs_deadline_run(what, import_one, job, import_job_drop, &timeout)) {
 			pyfs_error_set_module(timeout, *n);

@@ -6,9 +6,8 @@
 
 #include "pyfs-deadline.h"
 #include "pyfs-names.h"
-#include "pyfs-render.h"
 #include "pyfs-script.h"
-#include "pyfs-tree.h"
+#include "pyfs-tree-private.h"
 
 /*
  * dot/ lists the public methods of the types a line of text decodes to; any
@@ -16,129 +15,90 @@
  */
 static const char *const dot_listed_types[] = { "str", "int", "float", "list", "dict", NULL };
 
-void pyfs_node_info_clear(PyfsNodeInfo *info)
+void pyfs_tree_init(PyfsTree *tree, PyfsRegistry *registry, PyfsCacheWakeFunc wake,
+		    gpointer wake_data)
 {
-	g_clear_pointer(&info->content, g_bytes_unref);
+	tree->registry = registry;
+	tree->inodes = pyfs_inode_table_new(pyfs_cache_node_data_size(),
+					    pyfs_cache_clear_node_data);
+	tree->cache = pyfs_cache_new(wake, wake_data);
+	tree->fixed_dir = pyfs_rendering_new(PYFS_ENTRY_DIR, NULL);
+	tree->fixed_dir->expires = G_MAXINT64;
 }
 
+void pyfs_tree_clear(PyfsTree *tree)
+{
+	pyfs_tree_clear_shared(tree);
+	/* The cache first: its queue holds nodes. */
+	g_clear_pointer(&tree->cache, pyfs_cache_free);
+	g_clear_pointer(&tree->inodes, pyfs_inode_table_free);
+	g_clear_pointer(&tree->fixed_dir, pyfs_rendering_unref);
+	g_clear_pointer(&tree->call_socket, g_free);
+}
+
+void pyfs_child_clear(PyfsChild *child)
+{
+	g_clear_pointer(&child->node, pyfs_node_unref);
+	g_clear_pointer(&child->rendering, pyfs_rendering_unref);
+}
+
+/* Takes @text; a block of the exact size, as renderings are kept a while, by thousands. */
 static GBytes *bytes_take_string(char *text)
 {
-	return g_bytes_new_take(text, strlen(text));
+	g_autofree char *owned = text;
+
+	return g_bytes_new(text, strlen(text));
 }
 
-static char *symlink_to_module(guint depth, const char *module)
+PyfsRendering *pyfs_tree_rendering(PyfsTreeCtx *ctx, PyfsEntryKind kind, GBytes *content)
 {
-	g_autoptr(GString) target = g_string_new(NULL);
+	PyfsRendering *rendering = pyfs_rendering_new(kind, content);
 
-	/* From lib/M/a/.../link's directory up to lib/: one ".." per attribute. */
-	for (guint i = 0; i < depth; i++)
-		g_string_append(target, "../");
-	g_string_append(target, module);
-	return g_string_free(g_steal_pointer(&target), FALSE);
+	rendering->epoch = ctx->epoch;
+	rendering->expires = ctx->now + PYFS_CACHE_TIMEOUT_US;
+	return rendering;
 }
 
-/*
- * What attribute @attrs[depth - 1] of @parent (the object at @module +
- * @attrs minus the last) is, with its content (GIL held). In a @listing,
- * an attribute whose code once timed out is not run again: one hung value
- * must not make its whole module unlistable. Reading it runs it again.
- */
-static int describe_attr(PyfsTree *tree, const char *module, const char *const *attrs,
-			 PyObject *parent, gboolean listing, PyfsNodeInfo *info)
+PyfsRendering *pyfs_tree_cached(PyfsTreeCtx *ctx, PyfsNode *node)
 {
-	guint depth = g_strv_length((char **)attrs);
-	const char *attr = attrs[depth - 1];
-	g_autofree char *what = pyfs_object_describe(module, attrs);
+	PyfsRendering *rendering = pyfs_cache_rendering(ctx->tree->cache, node, ctx->now);
+
+	/* A link's target depends on whether its module is listed. */
+	if (rendering != NULL && rendering->on_list &&
+	    rendering->list_serial != pyfs_registry_serial(ctx->tree->registry))
+		g_clear_pointer(&rendering, pyfs_rendering_unref);
+	return rendering;
+}
+
+/* A rendering of @node made with no Python at all, stored for the next requests. */
+static PyfsRendering *store(PyfsTreeCtx *ctx, PyfsNode *node, PyfsRendering *rendering)
+{
+	pyfs_cache_store_rendering(ctx->tree->cache, node, rendering);
+	return rendering;
+}
+
+/* bin/NAME: a link to builtins' NAME, if that is a callable (GIL held). */
+static int examine_bin_link(PyfsTreeCtx *ctx, PyfsNode *node, PyObject *builtins,
+			    PyfsRendering **rendering)
+{
+	g_autofree char *file = pyfs_name_attr_to_file(node->name);
 	PYFS_PYREF value = NULL;
-	g_autofree char *target = NULL;
 
-	/* Its code still runs for an earlier request: do not run it again. */
-	if (pyfs_deadline_is_abandoned(what)) {
-		info->kind = PYFS_ENTRY_VALUE;
-		info->content = bytes_take_string(g_strdup_printf(
-			"[pyfs: %s timed out, and is still running]\n", what));
-		return 0;
-	}
-	if (listing && pyfs_deadline_timed_out_before(what)) {
-		info->kind = PYFS_ENTRY_VALUE;
-		info->content = bytes_take_string(g_strdup_printf(
-			"[pyfs: %s timed out before; read this file to run it again]\n", what));
-		return 0;
-	}
-	pyfs_deadline_working_on(what);
-	value = PyObject_GetAttrString(parent, attr); /* New reference */
-	if (value == NULL) {
-		g_autofree char *reason = NULL;
-
-		if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
-			PyErr_Clear();
-			return -ENOENT;
-		}
-		reason = pyfs_python_take_exception(NULL);
-		g_warning("Cannot get %s: %s", what, reason);
-		info->kind = PYFS_ENTRY_VALUE;
-		info->content = bytes_take_string(
-			g_strdup_printf("[pyfs: cannot get %s: %s]\n", what, reason));
-		return 0;
-	}
-
-	info->kind = pyfs_object_classify(parent, attr, value, &target);
-	switch (info->kind) {
-	case PYFS_ENTRY_VALUE:
-		info->content = pyfs_render_value(value, what, PYFS_VALUE_MAX);
-		break;
-	case PYFS_ENTRY_EXEC:
-		info->content = bytes_take_string(
-			pyfs_script_for_call(module, attrs, tree->call_socket));
-		break;
-	case PYFS_ENTRY_SYMLINK:
-		info->content = bytes_take_string(symlink_to_module(depth, target));
-		break;
-	case PYFS_ENTRY_DIR:
-		break;
-	}
+	if (file == NULL)
+		return -ENOENT;
+	if (!ctx->may_run_code && !pyfs_object_getattr_is_plain(builtins, node->name))
+		return -EWOULDBLOCK;
+	value = PyObject_GetAttrString(builtins, node->name); /* New reference */
+	PyErr_Clear();
+	if (value == NULL || !PyCallable_Check(value))
+		return -ENOENT;
+	*rendering = store(ctx, node, pyfs_tree_link(ctx, node, "builtins", file));
 	return 0;
 }
 
-/* Examines attribute node @node (GIL held). */
-static int examine_attr(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
+static int examine_now(PyfsTreeCtx *ctx, PyfsNode *node, PyfsRendering **rendering)
 {
-	guint depth = g_strv_length(node->attrs);
-	g_auto(GStrv) parent_attrs = g_strdupv(node->attrs);
-	PYFS_PYREF parent = NULL;
-
-	/* The parent: the module, or a genuine submodule on the way. */
-	g_clear_pointer(&parent_attrs[depth - 1], g_free);
-	parent = pyfs_object_resolve(node->module, (const char *const *)parent_attrs, NULL);
-	if (parent == NULL || !PyModule_Check(parent))
-		return -ENOENT;
-	return describe_attr(tree, node->module, (const char *const *)node->attrs, parent, FALSE,
-			     info);
-}
-
-static gboolean module_exists(const char *name)
-{
-	PYFS_GIL_SCOPE gil = pyfs_python_enter();
-	PYFS_PYREF module = pyfs_object_module(name);
-
-	return module != NULL;
-}
-
-/* Whether builtins.@attr is callable: what bin/ shows. */
-static gboolean builtin_is_callable(const char *attr)
-{
-	PYFS_GIL_SCOPE gil = pyfs_python_enter();
-	PYFS_PYREF builtins = pyfs_object_module("builtins");
-	PYFS_PYREF value = builtins ? PyObject_GetAttrString(builtins, attr) : NULL;
-
-	PyErr_Clear();
-	return value != NULL && PyCallable_Check(value);
-}
-
-static int examine_now(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
-{
-	info->kind = PYFS_ENTRY_DIR;
-	info->content = NULL;
+	PyfsTree *tree = ctx->tree;
 
 	switch (node->type) {
 	case PYFS_NODE_ROOT:
@@ -146,33 +106,51 @@ static int examine_now(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info)
 	case PYFS_NODE_RUN:
 	case PYFS_NODE_BIN:
 	case PYFS_NODE_DOT:
+	case PYFS_NODE_SYS_MODULES:
+		*rendering = pyfs_rendering_ref(tree->fixed_dir);
 		return 0;
 	case PYFS_NODE_MODULES: {
 		g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(tree->registry);
 
-		info->kind = PYFS_ENTRY_VALUE;
-		info->content = bytes_take_string(pyfs_modlist_to_text(list));
+		*rendering = pyfs_tree_rendering(ctx, PYFS_ENTRY_VALUE,
+						 bytes_take_string(pyfs_modlist_to_text(list)));
 		return 0;
 	}
 	case PYFS_NODE_MODULE:
-		return module_exists(node->module) ? 0 : -ENOENT;
-	case PYFS_NODE_ATTR: {
-		PYFS_GIL_SCOPE gil = pyfs_python_enter();
+		/* lib/NAME is there if and only if NAME is listed now. */
+		if (!node->unlisted) {
+			if (!pyfs_registry_contains(tree->registry, node->module))
+				return -ENOENT;
+		} else {
+			PYFS_GIL_SCOPE gil = pyfs_python_enter();
+			PYFS_PYREF module = pyfs_object_module(node->module);
 
-		return examine_attr(tree, node, info);
-	}
-	case PYFS_NODE_BIN_LINK: {
-		g_autofree char *file = pyfs_name_attr_to_file(node->name);
-
-		if (file == NULL || !builtin_is_callable(node->name))
-			return -ENOENT;
-		info->kind = PYFS_ENTRY_SYMLINK;
-		info->content = bytes_take_string(g_strconcat("../lib/builtins/", file, NULL));
+			if (module == NULL)
+				return -ENOENT;
+		}
+		*rendering = pyfs_tree_rendering(ctx, PYFS_ENTRY_DIR, NULL);
 		return 0;
+	case PYFS_NODE_ATTR:
+		return pyfs_tree_examine_attr(ctx, node, rendering);
+	case PYFS_NODE_BIN_LINK: {
+		*rendering = pyfs_tree_cached(ctx, node);
+		if (*rendering != NULL)
+			return 0;
+		{
+			PYFS_GIL_SCOPE gil = pyfs_python_enter();
+			PYFS_PYREF builtins = pyfs_object_module("builtins");
+
+			if (builtins == NULL)
+				return -ENOENT;
+			return examine_bin_link(ctx, node, builtins, rendering);
+		}
 	}
 	case PYFS_NODE_DOT_EXEC:
-		info->kind = PYFS_ENTRY_EXEC;
-		info->content = bytes_take_string(pyfs_script_for_dot(node->name, tree->call_socket));
+		*rendering = pyfs_tree_cached(ctx, node);
+		if (*rendering == NULL)
+			*rendering = store(ctx, node, pyfs_tree_rendering(
+				ctx, PYFS_ENTRY_EXEC, bytes_take_string(pyfs_script_for_dot(
+					node->name, tree->call_socket))));
 		return 0;
 	}
 	return -ENOENT;
@@ -184,158 +162,157 @@ static gboolean is_identifier(const char *attr)
 	return strchr(attr, '.') == NULL && pyfs_name_validate(attr, NULL);
 }
 
-/* The inode of @candidate, examined and found to exist: created now. */
-static const PyfsNode *intern_candidate(PyfsTree *tree, const PyfsNode *candidate)
+/* The node @name in @dir would be, if any (a new reference). */
+static PyfsNode *child_node(PyfsTree *tree, PyfsNode *dir, const char *name)
 {
-	switch (candidate->type) {
-	case PYFS_NODE_MODULE:
-		return pyfs_inode_module(tree->inodes, candidate->module);
-	case PYFS_NODE_ATTR:
-		return pyfs_inode_attr(tree->inodes, candidate->module,
-				       (const char *const *)candidate->attrs, candidate->name);
-	default:
-		return pyfs_inode_named(tree->inodes, candidate->type, candidate->name);
-	}
-}
-
-/*
- * Only a name that exists gets an inode: the node a name would be is
- * examined first, so that lookups of names that do not exist (any process
- * may try any name) leave nothing behind in a table that never shrinks.
- */
-static int lookup_now(PyfsTree *tree, const PyfsNode *dir, const char *name,
-		      const PyfsNode **child, PyfsNodeInfo *info)
-{
+	static const struct {
+		PyfsNodeType dir;
+		const char *name;
+		fuse_ino_t ino;
+	} fixed[] = {
+		{ PYFS_NODE_ROOT, "lib", PYFS_INO_LIB },
+		{ PYFS_NODE_ROOT, "run", PYFS_INO_RUN },
+		{ PYFS_NODE_ROOT, "bin", PYFS_INO_BIN },
+		{ PYFS_NODE_ROOT, "dot", PYFS_INO_DOT },
+		{ PYFS_NODE_RUN, "modules", PYFS_INO_MODULES },
+		{ PYFS_NODE_RUN, PYFS_SYS_MODULES_NAME, PYFS_INO_SYS_MODULES },
+	};
 	g_autofree char *attr = NULL;
 	g_autofree char *file = NULL;
-	g_auto(GStrv) attrs = NULL;
-	PyfsNode candidate = { .ino = 0 };
-	const PyfsNode *found = NULL;
-	int r;
 
 	switch (dir->type) {
 	case PYFS_NODE_ROOT:
-		if (strcmp(name, "lib") == 0)
-			found = pyfs_inode_get(tree->inodes, PYFS_INO_LIB);
-		else if (strcmp(name, "run") == 0)
-			found = pyfs_inode_get(tree->inodes, PYFS_INO_RUN);
-		else if (strcmp(name, "bin") == 0)
-			found = pyfs_inode_get(tree->inodes, PYFS_INO_BIN);
-		else if (strcmp(name, "dot") == 0)
-			found = pyfs_inode_get(tree->inodes, PYFS_INO_DOT);
-		break;
 	case PYFS_NODE_RUN:
-		if (strcmp(name, "modules") == 0)
-			found = pyfs_inode_get(tree->inodes, PYFS_INO_MODULES);
-		break;
+		for (gsize i = 0; i < G_N_ELEMENTS(fixed); i++)
+			if (fixed[i].dir == dir->type && strcmp(name, fixed[i].name) == 0)
+				return pyfs_inode_get(tree->inodes, fixed[i].ino);
+		return NULL;
 	case PYFS_NODE_LIB:
-		if (pyfs_name_validate(name, NULL))
-			candidate = (PyfsNode){ .type = PYFS_NODE_MODULE, .module = (char *)name,
-						.name = (char *)name };
-		break;
+	case PYFS_NODE_SYS_MODULES:
+		if (!pyfs_name_validate(name, NULL))
+			return NULL;
+		return pyfs_inode_module(tree->inodes, name, dir->type == PYFS_NODE_SYS_MODULES);
 	case PYFS_NODE_MODULE:
 	case PYFS_NODE_ATTR: {
 		g_autoptr(GStrvBuilder) chain = g_strv_builder_new();
+		g_auto(GStrv) attrs = NULL;
 
 		attr = pyfs_name_file_to_attr(name);
 		if (attr == NULL)
-			break;
+			return NULL;
 		if (dir->attrs != NULL)
 			g_strv_builder_addv(chain, (const char **)dir->attrs);
 		g_strv_builder_add(chain, attr);
 		attrs = g_strv_builder_end(chain);
 		/* Named as readdir lists it ("._exit"), whichever name found it. */
 		file = pyfs_name_attr_to_file(attr);
-		candidate = (PyfsNode){ .type = PYFS_NODE_ATTR, .module = dir->module,
-					.attrs = attrs, .name = file ? file : (char *)name };
-		break;
+		return pyfs_inode_attr(tree->inodes, dir->module, dir->unlisted,
+				       (const char *const *)attrs, file ? file : name);
 	}
 	case PYFS_NODE_BIN:
 		attr = pyfs_name_file_to_attr(name);
-		if (attr != NULL)
-			candidate = (PyfsNode){ .type = PYFS_NODE_BIN_LINK, .name = attr };
-		break;
+		return attr ? pyfs_inode_named(tree->inodes, PYFS_NODE_BIN_LINK, attr) : NULL;
 	case PYFS_NODE_DOT:
-		if (is_identifier(name))
-			candidate = (PyfsNode){ .type = PYFS_NODE_DOT_EXEC, .name = (char *)name };
+		if (!is_identifier(name))
+			return NULL;
+		return pyfs_inode_named(tree->inodes, PYFS_NODE_DOT_EXEC, name);
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * A node made for a name that does not exist goes again as soon as it is
+ * dropped: the kernel may look up any name, and none of those stays.
+ */
+static int lookup_now(PyfsTreeCtx *ctx, PyfsNode *dir, const char *name, PyfsNode **child,
+		      PyfsRendering **rendering)
+{
+	g_autoptr(PyfsNode) node = NULL;
+	int r;
+
+	switch (dir->type) {
+	case PYFS_NODE_ROOT:
+	case PYFS_NODE_RUN:
+	case PYFS_NODE_LIB:
+	case PYFS_NODE_SYS_MODULES:
+	case PYFS_NODE_MODULE:
+	case PYFS_NODE_ATTR:
+	case PYFS_NODE_BIN:
+	case PYFS_NODE_DOT:
 		break;
 	default:
 		return -ENOTDIR;
 	}
-	if (found == NULL && candidate.name == NULL)
+	/* lib/ first: a name that is not listed costs no node at all. */
+	if (dir->type == PYFS_NODE_LIB && !pyfs_registry_contains(ctx->tree->registry, name))
 		return -ENOENT;
-	r = examine_now(tree, found ? found : &candidate, info);
+	node = child_node(ctx->tree, dir, name);
+	if (node == NULL)
+		return -ENOENT;
+	r = examine_now(ctx, node, rendering);
 	if (r < 0)
 		return r;
-	*child = found ? found : intern_candidate(tree, &candidate);
+	*child = g_steal_pointer(&node);
 	return 0;
 }
 
-void pyfs_child_clear(PyfsChild *child)
+static void add_fixed(PyfsTreeCtx *ctx, GArray *children, const fuse_ino_t *inos, gsize n)
 {
-	pyfs_node_info_clear(&child->info);
-}
+	for (gsize i = 0; i < n; i++) {
+		PyfsChild child = { .node = pyfs_inode_get(ctx->tree->inodes, inos[i]) };
 
-/* Adds @node, examined now; a node gone meanwhile is left out. */
-static void add_child(PyfsTree *tree, GArray *children, const PyfsNode *node)
-{
-	PyfsChild child = { .node = node };
-
-	if (examine_now(tree, node, &child.info) == 0)
+		examine_now(ctx, child.node, &child.rendering);
 		g_array_append_val(children, child);
+	}
 }
 
-static void add_fixed(PyfsTree *tree, GArray *children, const fuse_ino_t *inos, gsize n)
+static void list_lib(PyfsTreeCtx *ctx, GArray *children)
 {
-	for (gsize i = 0; i < n; i++)
-		add_child(tree, children, pyfs_inode_get(tree->inodes, inos[i]));
+	g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(ctx->tree->registry);
+
+	for (guint i = 0; i < pyfs_modlist_length(list); i++) {
+		const char *name = pyfs_modlist_get(list, i);
+		PyfsChild child = {
+			.node = pyfs_inode_module(ctx->tree->inodes, name, FALSE),
+			.rendering = pyfs_tree_rendering(ctx, PYFS_ENTRY_DIR, NULL),
+		};
+
+		g_array_append_val(children, child);
+	}
 }
 
-static void list_lib(PyfsTree *tree, GArray *children)
+/* bin/: a link per public callable of builtins (GIL held). */
+static int list_bin(PyfsTreeCtx *ctx, GArray *children)
 {
-	g_autoptr(PyfsModlist) list = pyfs_registry_snapshot(tree->registry);
-
-	for (guint i = 0; i < pyfs_modlist_length(list); i++)
-		add_child(tree, children, pyfs_inode_module(tree->inodes, pyfs_modlist_get(list, i)));
-}
-
-/* The entries of a module directory, or of builtins for bin/ (GIL held). */
-static int list_module(PyfsTree *tree, const PyfsNode *dir, GArray *children, gboolean bin)
-{
-	const char *module = bin ? "builtins" : dir->module;
-	const char *const *parent_attrs = bin ? NULL : (const char *const *)dir->attrs;
-	guint depth = parent_attrs ? g_strv_length((char **)parent_attrs) : 0;
-	g_autoptr(GError) error = NULL;
-	PYFS_PYREF obj = pyfs_object_resolve(module, parent_attrs, &error);
+	PYFS_PYREF builtins = pyfs_object_module("builtins");
 	g_autoptr(GPtrArray) entries = NULL;
-	g_autofree const char **chain = g_new0(const char *, depth + 2);
 
-	if (obj == NULL || !PyModule_Check(obj))
-		return -ENOENT;
-	for (guint i = 0; i < depth; i++)
-		chain[i] = parent_attrs[i];
-	entries = pyfs_object_list(obj);
+	if (builtins == NULL)
+		return 0;
+	if (!ctx->may_run_code && !pyfs_object_dir_is_plain(builtins))
+		return -EWOULDBLOCK;
+	entries = pyfs_object_list(builtins);
 	for (guint i = 0; i < entries->len; i++) {
 		PyfsEntry *entry = entries->pdata[i];
-
 		PyfsChild child = { 0 };
+		int r;
 
-		if (bin) {
-			if (entry->kind != PYFS_ENTRY_EXEC || entry->attr[0] == '_')
-				continue;
-			child.node = pyfs_inode_named(tree->inodes, PYFS_NODE_BIN_LINK, entry->attr);
-			child.info.kind = PYFS_ENTRY_SYMLINK;
-			child.info.content = bytes_take_string(
-				g_strconcat("../lib/builtins/", entry->file, NULL));
-			g_array_append_val(children, child);
+		if (entry->attr[0] == '_')
 			continue;
+		child.node = pyfs_inode_named(ctx->tree->inodes, PYFS_NODE_BIN_LINK, entry->attr);
+		child.rendering = pyfs_tree_cached(ctx, child.node);
+		r = 0;
+		if (child.rendering == NULL)
+			r = examine_bin_link(ctx, child.node, builtins, &child.rendering);
+		if (r == -EWOULDBLOCK) {
+			pyfs_child_clear(&child);
+			return r;
 		}
-		/* Described here, with the parent in hand and the GIL held once
-		 * for the whole listing: readdirplus needs every child's stat. */
-		chain[depth] = entry->attr;
-		child.node = pyfs_inode_attr(tree->inodes, module, chain, entry->file);
-		if (describe_attr(tree, module, chain, obj, TRUE, &child.info) == 0)
+		if (r == 0)
 			g_array_append_val(children, child);
+		else
+			pyfs_child_clear(&child);
 	}
 	return 0;
 }
@@ -345,12 +322,12 @@ static int compare_strings(gconstpointer a, gconstpointer b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void list_dot(PyfsTree *tree, GArray *children)
+/* The names dot/ lists: the public methods of dot_listed_types (GIL held; C types only). */
+static GPtrArray *dot_names(void)
 {
-	PYFS_GIL_SCOPE gil = pyfs_python_enter();
 	PYFS_PYREF builtins = pyfs_object_module("builtins");
-	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_autoptr(GPtrArray) names = g_ptr_array_new();
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 
 	for (const char *const *t = dot_listed_types; builtins != NULL && *t != NULL; t++) {
 		PYFS_PYREF type = PyObject_GetAttrString(builtins, *t); /* New reference */
@@ -369,66 +346,83 @@ static void list_dot(PyfsTree *tree, GArray *children)
 		PyErr_Clear();
 	}
 	g_ptr_array_sort(names, compare_strings);
-	for (guint i = 0; i < names->len; i++) {
-		PyfsChild child = { 0 };
+	return names;
+}
 
-		child.node = pyfs_inode_named(tree->inodes, PYFS_NODE_DOT_EXEC, names->pdata[i]);
-		child.info.kind = PYFS_ENTRY_EXEC;
-		child.info.content = bytes_take_string(
-			pyfs_script_for_dot(names->pdata[i], tree->call_socket));
+static void list_dot(PyfsTreeCtx *ctx, PyfsNode *dir, GArray *children)
+{
+	g_autoptr(GPtrArray) nodes = pyfs_cache_listing(ctx->tree->cache, dir, ctx->now);
+
+	if (nodes == NULL) {
+		g_autoptr(GPtrArray) names = NULL;
+
+		{
+			PYFS_GIL_SCOPE gil = pyfs_python_enter();
+
+			names = dot_names();
+		}
+		nodes = g_ptr_array_new_full(names->len, (GDestroyNotify)pyfs_node_unref);
+		for (guint i = 0; i < names->len; i++) {
+			const char *name = names->pdata[i];
+
+			g_ptr_array_add(nodes, pyfs_inode_named(ctx->tree->inodes,
+								PYFS_NODE_DOT_EXEC, name));
+		}
+		pyfs_cache_store_listing(ctx->tree->cache, dir, nodes, ctx->epoch,
+					 ctx->now + PYFS_CACHE_TIMEOUT_US);
+	}
+	for (guint i = 0; i < nodes->len; i++) {
+		PyfsChild child = { .node = pyfs_node_ref(nodes->pdata[i]) };
+
+		examine_now(ctx, child.node, &child.rendering);
 		g_array_append_val(children, child);
 	}
 }
 
-static int list_now(PyfsTree *tree, const PyfsNode *dir, GArray **children)
+static int list_now(PyfsTreeCtx *ctx, PyfsNode *dir, GArray **children)
 {
 	static const fuse_ino_t root[] = { PYFS_INO_BIN, PYFS_INO_DOT, PYFS_INO_LIB, PYFS_INO_RUN };
 	static const fuse_ino_t run[] = { PYFS_INO_MODULES };
 	g_autoptr(GArray) list = g_array_new(FALSE, TRUE, sizeof(PyfsChild));
 	int r = 0;
 
+	g_array_set_clear_func(list, (GDestroyNotify)pyfs_child_clear);
 	switch (dir->type) {
 	case PYFS_NODE_ROOT:
-		add_fixed(tree, list, root, G_N_ELEMENTS(root));
+		add_fixed(ctx, list, root, G_N_ELEMENTS(root));
 		break;
 	case PYFS_NODE_RUN:
-		add_fixed(tree, list, run, G_N_ELEMENTS(run));
+		/* Not sys.modules/: it is there to resolve links, not to be walked. */
+		add_fixed(ctx, list, run, G_N_ELEMENTS(run));
+		break;
+	case PYFS_NODE_SYS_MODULES:
 		break;
 	case PYFS_NODE_LIB:
-		list_lib(tree, list);
+		list_lib(ctx, list);
 		break;
 	case PYFS_NODE_DOT:
-		list_dot(tree, list);
+		list_dot(ctx, dir, list);
 		break;
-	case PYFS_NODE_BIN:
-	case PYFS_NODE_MODULE:
-	case PYFS_NODE_ATTR: {
+	case PYFS_NODE_BIN: {
 		PYFS_GIL_SCOPE gil = pyfs_python_enter();
 
-		r = list_module(tree, dir, list, dir->type == PYFS_NODE_BIN);
+		r = list_bin(ctx, list);
 		break;
 	}
+	case PYFS_NODE_MODULE:
+	case PYFS_NODE_ATTR:
+		r = pyfs_tree_list_module(ctx, dir, list);
+		break;
 	default:
 		return -ENOTDIR;
 	}
 	if (r < 0)
 		return r;
-	g_array_set_clear_func(list, (GDestroyNotify)pyfs_child_clear);
 	*children = g_steal_pointer(&list);
 	return 0;
 }
 
 /* --- Under the deadline --------------------------------------------------- */
-
-/*
- * Only attributes, and the modules whose attributes they are, run code of
- * the objects themselves (getattr, __str__, __dir__). The rest answers at
- * once, without the trip to a deadline worker.
- */
-static gboolean in_module(const PyfsNode *node)
-{
-	return node->type == PYFS_NODE_ATTR || node->type == PYFS_NODE_MODULE;
-}
 
 typedef enum {
 	WORK_EXAMINE,
@@ -439,147 +433,154 @@ typedef enum {
 /* A tree operation on a deadline worker: its inputs, then its results. */
 typedef struct {
 	WorkKind kind;
-	PyfsTree *tree;        /* lives as long as the mount, see pyfs_fs_free() */
-	const PyfsNode *node;  /* the node examined, the directory looked in or listed */
-	char *name;            /* WORK_LOOKUP */
+	PyfsTree *tree;             /* lives as long as the mount, see pyfs_fs_free() */
+	PyfsNode *node;             /* the node examined, the directory looked in or listed */
+	char *name;                 /* WORK_LOOKUP */
 
 	int result;
-	const PyfsNode *child; /* WORK_LOOKUP */
-	PyfsNodeInfo info;     /* WORK_EXAMINE, WORK_LOOKUP */
-	GArray *children;      /* WORK_LIST */
+	PyfsNode *child;            /* WORK_LOOKUP */
+	PyfsRendering *rendering;   /* WORK_EXAMINE, WORK_LOOKUP */
+	GArray *children;           /* WORK_LIST */
 } Work;
 
 static void work_free(gpointer p)
 {
 	Work *work = p;
 
+	g_clear_pointer(&work->node, pyfs_node_unref);
 	g_free(work->name);
-	pyfs_node_info_clear(&work->info);
+	g_clear_pointer(&work->child, pyfs_node_unref);
+	g_clear_pointer(&work->rendering, pyfs_rendering_unref);
 	g_clear_pointer(&work->children, g_array_unref);
 	g_free(work);
+}
+
+static PyfsTreeCtx ctx_now(PyfsTree *tree, gboolean may_run_code)
+{
+	/* The epoch before the time: work that straddles a drop is stale. */
+	guint64 epoch = pyfs_cache_epoch(tree->cache);
+
+	return (PyfsTreeCtx){ .tree = tree, .may_run_code = may_run_code, .epoch = epoch,
+			      .now = g_get_monotonic_time() };
+}
+
+static int work_do(Work *work, gboolean may_run_code)
+{
+	PyfsTreeCtx ctx = ctx_now(work->tree, may_run_code);
+
+	switch (work->kind) {
+	case WORK_EXAMINE:
+		return examine_now(&ctx, work->node, &work->rendering);
+	case WORK_LOOKUP:
+		return lookup_now(&ctx, work->node, work->name, &work->child, &work->rendering);
+	case WORK_LIST:
+		return list_now(&ctx, work->node, &work->children);
+	}
+	return -EINVAL;
 }
 
 static void work_run(gpointer p)
 {
 	Work *work = p;
 
-	switch (work->kind) {
-	case WORK_EXAMINE:
-		work->result = examine_now(work->tree, work->node, &work->info);
-		break;
-	case WORK_LOOKUP:
-		work->result = lookup_now(work->tree, work->node, work->name, &work->child,
-					  &work->info);
-		break;
-	case WORK_LIST:
-		work->result = list_now(work->tree, work->node, &work->children);
-		break;
-	}
+	work->result = work_do(work, TRUE);
 }
 
 /*
- * Runs @kind on @node under the deadline. NULL when it timed out (@error
- * says what; the work is the abandoned job's then), else the finished
- * work, whose results the caller takes before work_free().
+ * run() past the live-code gate: on the calling thread as far as no Python
+ * code of the objects is needed; then, with PYFS_TREE_WAIT, on a deadline
+ * worker.
  */
-static Work *run_work(WorkKind kind, PyfsTree *tree, const PyfsNode *node, const char *name,
-		      const char *verb, GError **error)
+static Work *run_gated(Work *work, PyfsTreeWait wait, const char *verb)
 {
-	Work *work = g_new0(Work, 1);
-	g_autofree char *object = pyfs_object_describe(node->module, (const char *const *)node->attrs);
-	g_autofree char *what = g_strdup_printf("%s %s%s%s", verb, object, name ? "/" : "",
-						name ? name : "");
+	g_autofree char *object = NULL;
+	g_autofree char *what = NULL;
+	g_autoptr(GError) error = NULL;
 
-	work->kind = kind;
-	work->tree = tree;
-	work->node = node;
-	work->name = g_strdup(name);
-	if (!pyfs_deadline_run(what, work_run, work, work_free, error))
+	work->result = work_do(work, FALSE);
+	if (work->result != -EWOULDBLOCK || wait == PYFS_TREE_NOWAIT)
+		return work;
+	object = work->node->module ? pyfs_object_describe(work->node->module,
+							   (const char *const *)work->node->attrs)
+				    : g_strdup(work->node->name);
+	what = g_strdup_printf("%s %s%s%s", verb, object, work->name ? "/" : "",
+			       work->name ? work->name : "");
+	/* Whatever the first try found and kept is still current: not done twice. */
+	g_clear_pointer(&work->rendering, pyfs_rendering_unref);
+	g_clear_pointer(&work->children, g_array_unref);
+	if (!pyfs_deadline_run(what, work_run, work, work_free, &error)) {
+		g_warning("%s", error->message);
 		return NULL;
+	}
 	return work;
 }
 
-static int examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info, GError **error)
+/*
+ * Does @work with the code as it is on disk, and no fresh import while it
+ * runs (pyfs-livecode.h). Takes @work. NULL when it timed out (logged; the
+ * work is the abandoned job's then), else the finished work, whose results
+ * the caller takes before work_free().
+ */
+static Work *run(Work *work, PyfsTreeWait wait, const char *verb)
 {
-	Work *work;
+	PyfsLivecode *livecode = work->tree->livecode;
+	Work *done;
+
+	pyfs_livecode_enter(livecode);
+	done = run_gated(work, wait, verb);
+	pyfs_livecode_leave(livecode);
+	return done;
+}
+
+static Work *work_new(WorkKind kind, PyfsTree *tree, PyfsNode *node, const char *name)
+{
+	Work *work = g_new0(Work, 1);
+
+	work->kind = kind;
+	work->tree = tree;
+	work->node = pyfs_node_ref(node);
+	work->name = g_strdup(name);
+	return work;
+}
+
+int pyfs_tree_examine(PyfsTree *tree, PyfsNode *node, PyfsTreeWait wait,
+		      PyfsRendering **rendering)
+{
+	Work *work = run(work_new(WORK_EXAMINE, tree, node, NULL), wait, "Reading");
 	int r;
 
-	if (node->type != PYFS_NODE_ATTR)
-		return examine_now(tree, node, info);
-	work = run_work(WORK_EXAMINE, tree, node, NULL, "Reading", error);
 	if (work == NULL)
 		return -ETIMEDOUT;
 	r = work->result;
-	*info = work->info;
-	work->info = (PyfsNodeInfo){ 0 };
+	*rendering = g_steal_pointer(&work->rendering);
 	work_free(work);
 	return r;
 }
 
-static int lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
-		  const PyfsNode **child, PyfsNodeInfo *info, GError **error)
+int pyfs_tree_lookup(PyfsTree *tree, PyfsNode *dir, const char *name, PyfsTreeWait wait,
+		     PyfsNode **child, PyfsRendering **rendering)
 {
-	Work *work;
+	Work *work = run(work_new(WORK_LOOKUP, tree, dir, name), wait, "Looking up");
 	int r;
 
-	if (!in_module(dir))
-		return lookup_now(tree, dir, name, child, info);
-	work = run_work(WORK_LOOKUP, tree, dir, name, "Looking up", error);
 	if (work == NULL)
 		return -ETIMEDOUT;
 	r = work->result;
-	*child = work->child;
-	*info = work->info;
-	work->info = (PyfsNodeInfo){ 0 };
+	*child = g_steal_pointer(&work->child);
+	*rendering = g_steal_pointer(&work->rendering);
 	work_free(work);
 	return r;
 }
 
-static int list(PyfsTree *tree, const PyfsNode *dir, GArray **children, GError **error)
+int pyfs_tree_list(PyfsTree *tree, PyfsNode *dir, PyfsTreeWait wait, GArray **children)
 {
-	Work *work;
+	Work *work = run(work_new(WORK_LIST, tree, dir, NULL), wait, "Listing");
 	int r;
 
-	if (!in_module(dir))
-		return list_now(tree, dir, children);
-	work = run_work(WORK_LIST, tree, dir, NULL, "Listing", error);
 	if (work == NULL)
 		return -ETIMEDOUT;
 	r = work->result;
 	*children = g_steal_pointer(&work->children);
 	work_free(work);
-	return r;
-}
-
-/* The code as it is on disk, and no fresh import while Python code runs for us. */
-
-int pyfs_tree_examine(PyfsTree *tree, const PyfsNode *node, PyfsNodeInfo *info, GError **error)
-{
-	int r;
-
-	pyfs_livecode_enter(tree->livecode);
-	r = examine(tree, node, info, error);
-	pyfs_livecode_leave(tree->livecode);
-	return r;
-}
-
-int pyfs_tree_lookup(PyfsTree *tree, const PyfsNode *dir, const char *name,
-		     const PyfsNode **child, PyfsNodeInfo *info, GError **error)
-{
-	int r;
-
-	pyfs_livecode_enter(tree->livecode);
-	r = lookup(tree, dir, name, child, info, error);
-	pyfs_livecode_leave(tree->livecode);
-	return r;
-}
-
-int pyfs_tree_list(PyfsTree *tree, const PyfsNode *dir, GArray **children, GError **error)
-{
-	int r;
-
-	pyfs_livecode_enter(tree->livecode);
-	r = list(tree, dir, children, error);
-	pyfs_livecode_leave(tree->livecode);
 	return r;
 }

@@ -88,7 +88,7 @@ same "bytes raw" "" lib/os/fsencode abc
 same "True exits 0" "" lib/os/path/isabs /
 same "False exits 1" "" lib/os/path/isabs x
 same "JSON output" "" lib/json/loads '"{\"a\": [1, 2]}"'
-same "str() when not JSON" "" lib/builtins/set '[1]'
+same "str() when not JSON" "" run/sys.modules/builtins/set '[1]'
 same "SystemExit(n) exits n" "" lib/sys/exit 7
 same "SystemExit(str)" "" lib/sys/exit '"bye"'
 same "an exception: its line, exit 1" "" lib/pyfs_fixture/add 1 '"x"'

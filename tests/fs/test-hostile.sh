@@ -42,6 +42,17 @@ expect_eq "its class attributes read" "42" "$(cat pyfs_selfmodule/VALUE)"
 expect_eq "a property raising: a marker" \
 	"[pyfs: cannot get pyfs_selfmodule.BROKEN: RuntimeError: property exploded]" \
 	"$(cat pyfs_selfmodule/BROKEN)"
+# Read again and again, and through run/sys.modules/ (another node, so
+# rendered again): one warning per value is enough.
+for _ in 1 2 3; do
+	cat $h/RAISING_STR $h/BROKEN_PROPERTY >/dev/null
+	stat $h/RAISING_STR $h/BROKEN_PROPERTY >/dev/null
+done
+cat "$MNT/run/sys.modules/$h/RAISING_STR" "$MNT/run/sys.modules/$h/BROKEN_PROPERTY" >/dev/null
+expect_eq "a value that cannot be rendered is warned about once" 1 \
+	"$(grep -c 'Cannot render pyfs_hostile.RAISING_STR' "$PYFS_LOG")"
+expect_eq "one whose access raises too" 1 \
+	"$(grep -c 'Cannot get pyfs_hostile.BROKEN_PROPERTY' "$PYFS_LOG")"
 check "find over hostile modules terminates" bash -c "timeout 60 find . -type f -exec cat {} + >/dev/null"
 check "the daemon still answers" daemon_alive
 

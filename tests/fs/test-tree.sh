@@ -18,8 +18,13 @@ xml.etree.ElementTree" "$(ls lib)"
 # Kinds.
 check "a genuine submodule is a directory" test -d lib/json/decoder -a ! -L lib/json/decoder
 check "another module is a symlink" test -L lib/os/path
-expect_eq "os.path points at posixpath's own place" "../posixpath" "$(readlink lib/os/path)"
-expect_eq "json.codecs points at codecs" "../codecs" "$(readlink lib/json/codecs)"
+# Neither posixpath nor codecs is listed: their place is under run/sys.modules/
+# (test-list.sh: listed, it is lib/NAME).
+expect_eq "os.path points at posixpath's own place" "../../run/sys.modules/posixpath" \
+	"$(readlink lib/os/path)"
+expect_eq "json.codecs points at codecs" "../../run/sys.modules/codecs" \
+	"$(readlink lib/json/codecs)"
+expect_eq "a listed module: its place in lib/" "../sys" "$(readlink lib/os/sys)"
 check "a symlink target resolves" test -d lib/os/path/
 # The owner's alone (--allow-others shares it: tests/fs/test-others.sh).
 expect_eq "a callable is an executable file, mode 0500" "500 regular file" \
@@ -29,7 +34,7 @@ expect_eq "a value is a read-only file, mode 0400" "400 regular file" \
 expect_eq "run/modules is writable, mode 0600" "600 regular file" \
 	"$(stat -c '%a %F' run/modules)"
 expect_eq "a directory, mode 0500" "500 directory" "$(stat -c '%a %F' lib/json/decoder)"
-expect_eq "bin/pow links to lib/builtins/pow" "../lib/builtins/pow" "$(readlink bin/pow)"
+expect_eq "bin/pow links to builtins' pow" "../run/sys.modules/builtins/pow" "$(readlink bin/pow)"
 expect_eq "bin/ holds callables only" "" "$(ls bin | grep -x -e None -e Ellipsis)"
 
 # Names.

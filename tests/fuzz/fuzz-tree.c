@@ -7,8 +7,9 @@
  * (or NUL, which no kernel name holds either). Each component is looked up
  * in the directory reached so far, and entered if it is one (the kernel
  * looks up only in directories); ".." goes back up, and an empty
- * component ("//") lists the directory instead. Each input starts with a fresh inode table, so that a
- * failure replays from its input alone.
+ * component ("//") lists the directory instead. Each input starts with a
+ * fresh tree (inode table and cache), so that a failure replays from its
+ * input alone.
  *
  * Asserted: errors are ENOENT; a node is what its kind says (directories
  * have no content, a value file ends with a newline, an executable is a
@@ -17,7 +18,7 @@
  * attribute under its listed name (hidden when private) whatever was
  * looked up before, and every child listed is found again under that name
  * with the same kind; and a lookup that fails leaves no inode behind (the
- * kernel may look up any name, and the table never shrinks).
+ * kernel may look up any name: none of those may stay).
  */
 #include "pyfs-python.h"
 
@@ -37,15 +38,6 @@
 #define MAX_RELOOKUPS 8
 
 static PyfsTree tree;
-/* The highest inode number handed out so far. */
-static fuse_ino_t last_ino;
-
-/* Catches up with the inodes created since the last call. */
-static void sync_last_ino(void)
-{
-	while (pyfs_inode_get(tree.inodes, last_ino + 1) != NULL)
-		last_ino++;
-}
 
 static void check_script(const PyfsNode *node, GBytes *content)
 {
@@ -60,8 +52,6 @@ static void check_script(const PyfsNode *node, GBytes *content)
 		g_assert_cmpstr(script->dot, ==, node->name);
 		return;
 	}
-	if (node->type == PYFS_NODE_BIN_LINK)
-		return;
 	g_assert_cmpint(node->type, ==, PYFS_NODE_ATTR);
 	g_assert_cmpstr(script->module, ==, node->module);
 	g_assert_cmpuint(script->attributes->len, ==, g_strv_length(node->attrs));
@@ -69,91 +59,102 @@ static void check_script(const PyfsNode *node, GBytes *content)
 		g_assert_cmpstr(script->attributes->pdata[i], ==, node->attrs[i]);
 }
 
-static void check_symlink(const PyfsNode *node, GBytes *content)
+/* Follows @target from directory @dir, a node: where it leads must be a module's directory. */
+static void check_symlink(PyfsNode *node, GBytes *content)
 {
 	g_autofree char *target = g_strndup(g_bytes_get_data(content, NULL),
 					    g_bytes_get_size(content));
-	const char *module = target;
-	const PyfsNode *lib = pyfs_inode_get(tree.inodes, PYFS_INO_LIB);
-	const PyfsNode *found = NULL;
-	g_auto(PyfsNodeInfo) info = { 0 };
+	g_auto(GStrv) parts = g_strsplit(target, "/", -1);
+	g_autoptr(GPtrArray) path = g_ptr_array_new_with_free_func((GDestroyNotify)pyfs_node_unref);
+	g_autoptr(PyfsRendering) rendering = NULL;
+	guint i = 0;
 
 	g_assert_cmpuint(strlen(target), ==, g_bytes_get_size(content));
-	if (node->type == PYFS_NODE_BIN_LINK) {
-		g_assert_true(g_str_has_prefix(target, "../lib/builtins/"));
-		return;
+	/* Up to a common ancestor, then down by names. */
+	g_ptr_array_add(path, pyfs_inode_parent(tree.inodes, node));
+	for (; parts[i] != NULL && g_str_equal(parts[i], ".."); i++) {
+		PyfsNode *up = pyfs_inode_parent(tree.inodes, path->pdata[path->len - 1]);
+
+		g_assert_nonnull(up);
+		g_ptr_array_add(path, up);
 	}
-	/* lib/M/a/.../link -> one "../" per attribute, then lib/'s entry. */
-	g_assert_cmpint(node->type, ==, PYFS_NODE_ATTR);
-	for (guint i = 0; i < g_strv_length(node->attrs); i++) {
-		g_assert_true(g_str_has_prefix(module, "../"));
-		module += 3;
+	for (; parts[i] != NULL; i++) {
+		PyfsNode *down = NULL;
+
+		g_clear_pointer(&rendering, pyfs_rendering_unref);
+		g_assert_cmpint(pyfs_tree_lookup(&tree, path->pdata[path->len - 1], parts[i],
+						 PYFS_TREE_WAIT, &down, &rendering), ==, 0);
+		g_ptr_array_add(path, down);
+		/* A builtin, at the end of a bin/ link, is what the link was made for. */
+		if (parts[i + 1] != NULL)
+			g_assert_cmpint(rendering->kind, ==, PYFS_ENTRY_DIR);
 	}
-	g_assert_true(pyfs_name_validate(module, NULL));
-	g_assert_cmpint(pyfs_tree_lookup(&tree, lib, module, &found, &info, NULL), ==, 0);
-	g_assert_cmpint(info.kind, ==, PYFS_ENTRY_DIR);
+	if (node->type == PYFS_NODE_ATTR)
+		g_assert_cmpint(rendering->kind, ==, PYFS_ENTRY_DIR);
+	else
+		g_assert_cmpint(rendering->kind, ==, PYFS_ENTRY_EXEC);
 }
 
-static void check_node(const PyfsNode *node, const PyfsNodeInfo *info)
+static void check_node(PyfsNode *node, const PyfsRendering *rendering)
 {
-	gsize len = info->content ? g_bytes_get_size(info->content) : 0;
-	const char *data = info->content ? g_bytes_get_data(info->content, NULL) : NULL;
+	gsize len = rendering->content ? g_bytes_get_size(rendering->content) : 0;
+	const char *data = rendering->content ? g_bytes_get_data(rendering->content, NULL) : NULL;
 
-	switch (info->kind) {
+	switch (rendering->kind) {
 	case PYFS_ENTRY_DIR:
-		g_assert_null(info->content);
+		g_assert_null(rendering->content);
 		break;
 	case PYFS_ENTRY_VALUE:
-		g_assert_nonnull(info->content);
+		g_assert_nonnull(rendering->content);
 		/* Lines: str() and a newline, a line per element of a container
 		 * (none for an empty one, or an empty run/modules). */
 		g_assert_true(len == 0 || data[len - 1] == '\n');
 		g_assert_cmpuint(len, <=, PYFS_VALUE_MAX + 256);
 		break;
 	case PYFS_ENTRY_EXEC:
-		g_assert_nonnull(info->content);
-		check_script(node, info->content);
+		g_assert_nonnull(rendering->content);
+		check_script(node, rendering->content);
 		break;
 	case PYFS_ENTRY_SYMLINK:
-		g_assert_nonnull(info->content);
-		check_symlink(node, info->content);
+		g_assert_nonnull(rendering->content);
+		check_symlink(node, rendering->content);
 		break;
 	default:
 		g_assert_not_reached();
 	}
 }
 
-/* Looks @name up in @dir; the node found, or NULL. */
-static const PyfsNode *lookup(const PyfsNode *dir, const char *name, PyfsNodeInfo *info)
+/* Looks @name up in @dir; the node found (a reference), or NULL. */
+static PyfsNode *lookup(PyfsNode *dir, const char *name, PyfsRendering **rendering)
 {
-	const PyfsNode *child = NULL;
-	const PyfsNode *again = NULL;
-	g_auto(PyfsNodeInfo) again_info = { 0 };
+	guint before = pyfs_inode_count(tree.inodes);
+	PyfsNode *child = NULL;
+	g_autoptr(PyfsNode) again = NULL;
+	g_autoptr(PyfsRendering) again_rendering = NULL;
 	int r;
 
-	sync_last_ino();
-	r = pyfs_tree_lookup(&tree, dir, name, &child, info, NULL);
+	r = pyfs_tree_lookup(&tree, dir, name, PYFS_TREE_WAIT, &child, rendering);
 	if (r < 0) {
 		g_assert_cmpint(r, ==, -ENOENT);
 		/* Nothing to show for a failed lookup: no inode either. */
-		g_assert_null(pyfs_inode_get(tree.inodes, last_ino + 1));
+		g_assert_cmpuint(pyfs_inode_count(tree.inodes), ==, before);
 		return NULL;
 	}
 	g_assert_nonnull(child);
-	check_node(child, info);
-	/* Stable for the life of the mount: the same name, the same inode. */
-	g_assert_cmpint(pyfs_tree_lookup(&tree, dir, name, &again, &again_info, NULL), ==, 0);
+	check_node(child, *rendering);
+	/* The same name, the same inode, while it is held. */
+	g_assert_cmpint(pyfs_tree_lookup(&tree, dir, name, PYFS_TREE_WAIT, &again,
+					 &again_rendering), ==, 0);
 	g_assert_true(again == child);
-	g_assert_cmpint(again_info.kind, ==, info->kind);
-	g_assert_true(pyfs_inode_get(tree.inodes, child->ino) == child);
+	g_assert_cmpint(again_rendering->kind, ==, (*rendering)->kind);
 	return child;
 }
 
-static void list(const PyfsNode *dir, guint8 pick)
+static void list(PyfsNode *dir, guint8 pick)
 {
 	g_autoptr(GArray) children = NULL;
 	g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
-	int r = pyfs_tree_list(&tree, dir, &children, NULL);
+	int r = pyfs_tree_list(&tree, dir, PYFS_TREE_WAIT, &children);
 	guint step;
 
 	if (r < 0) {
@@ -162,10 +163,10 @@ static void list(const PyfsNode *dir, guint8 pick)
 	}
 	for (guint i = 0; i < children->len; i++) {
 		const PyfsChild *child = &g_array_index(children, PyfsChild, i);
-		const PyfsNode *node = child->node;
+		PyfsNode *node = child->node;
 
 		g_assert_nonnull(node);
-		check_node(node, &child->info);
+		check_node(node, child->rendering);
 		/* readdir shows node->name: each once, and an attribute under
 		 * its listed name, not under another name it was found by. */
 		g_assert_true(g_hash_table_add(names, node->name));
@@ -180,11 +181,11 @@ static void list(const PyfsNode *dir, guint8 pick)
 	step = MAX(1, children->len / MAX_RELOOKUPS);
 	for (guint i = pick % step; i < children->len; i += step) {
 		const PyfsChild *child = &g_array_index(children, PyfsChild, i);
-		g_auto(PyfsNodeInfo) info = { 0 };
-		const PyfsNode *found = lookup(dir, child->node->name, &info);
+		g_autoptr(PyfsRendering) rendering = NULL;
+		g_autoptr(PyfsNode) found = lookup(dir, child->node->name, &rendering);
 
 		g_assert_true(found == child->node);
-		g_assert_cmpint(info.kind, ==, child->info.kind);
+		g_assert_cmpint(rendering->kind, ==, child->rendering->kind);
 	}
 }
 
@@ -220,7 +221,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!pyfs_registry_add(registry, modules, &error))
 		g_error("%s", error->message);
 	tree.registry = registry;
-	tree.call_socket = g_strdup("/run/user/0/pyfs/fuzz.sock");
 	return 0;
 }
 
@@ -228,43 +228,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	g_autoptr(PyfsInodeTable) inodes = pyfs_inode_table_new();
 	g_autofree char *path = g_malloc(size + 1);
 	/* The directories walked down, the current one last. */
-	const PyfsNode *stack[MAX_COMPONENTS + 1];
-	guint depth = 0;
-	g_auto(PyfsNodeInfo) info = { 0 };
+	g_autoptr(GPtrArray) stack =
+		g_ptr_array_new_with_free_func((GDestroyNotify)pyfs_node_unref);
+	g_autoptr(PyfsRendering) rendering = NULL;
 	char *component = path;
 
-	tree.inodes = inodes;
-	last_ino = PYFS_INO_MODULES;
+	/* A fresh tree (inodes, cache) per input: a failure replays from it alone. */
+	pyfs_tree_init(&tree, tree.registry, NULL, NULL);
+	tree.call_socket = g_strdup("/run/user/0/pyfs/fuzz.sock");
 	memcpy(path, data, size);
 	path[size] = '\0';
 	for (size_t i = 0; i < size; i++)
 		if (path[i] == '/')
 			path[i] = '\0';
-	stack[0] = pyfs_inode_get(tree.inodes, PYFS_INO_ROOT);
-	g_assert_cmpint(pyfs_tree_examine(&tree, stack[0], &info, NULL), ==, 0);
-	check_node(stack[0], &info);
+	g_ptr_array_add(stack, pyfs_inode_get(tree.inodes, PYFS_INO_ROOT));
+	g_assert_cmpint(pyfs_tree_examine(&tree, stack->pdata[0], PYFS_TREE_WAIT, &rendering),
+			==, 0);
+	check_node(stack->pdata[0], rendering);
 
 	for (guint steps = 0; component <= path + size && steps < MAX_COMPONENTS; steps++) {
 		size_t len = strlen(component);
-		g_auto(PyfsNodeInfo) child_info = { 0 };
-		const PyfsNode *child;
+		PyfsNode *dir = stack->pdata[stack->len - 1];
 
 		if (len == 0) {
-			list(stack[depth], (guint8)(component - path));
+			list(dir, (guint8)(component - path));
 		} else if (strcmp(component, "..") == 0) {
-			depth = depth > 0 ? depth - 1 : 0;
+			if (stack->len > 1)
+				g_ptr_array_set_size(stack, stack->len - 1);
 		} else {
-			child = lookup(stack[depth], component, &child_info);
+			g_autoptr(PyfsRendering) child_rendering = NULL;
+			PyfsNode *child = lookup(dir, component, &child_rendering);
+
 			/* The kernel looks up and lists only in directories: after
 			 * a file (or nothing), the next name is in the same one. */
-			if (child != NULL && child_info.kind == PYFS_ENTRY_DIR)
-				stack[++depth] = child;
+			if (child != NULL && child_rendering->kind == PYFS_ENTRY_DIR)
+				g_ptr_array_add(stack, child);
+			else if (child != NULL)
+				pyfs_node_unref(child);
 		}
 		component += len + 1;
 	}
-	tree.inodes = NULL;
+	g_clear_pointer(&stack, g_ptr_array_unref);
+	g_clear_pointer(&rendering, pyfs_rendering_unref);
+	pyfs_tree_clear(&tree);
 	return 0;
 }

@@ -5,6 +5,8 @@
 #include <check.h>
 #include <string.h>
 
+#include <gio/gio.h>
+
 #include "pyfs-object.h"
 #include "pyfs-render.h"
 
@@ -20,7 +22,7 @@ static char *render(const char *expr, gsize limit)
 
 	value = PyRun_String(expr, Py_eval_input, globals, globals);
 	ck_assert_ptr_nonnull(value);
-	bytes = pyfs_render_value(value, "test.value", limit);
+	bytes = pyfs_render_value(value, "test.value", limit, NULL);
 	ck_assert(!PyErr_Occurred());
 	data = g_bytes_get_data(bytes, &len);
 	return g_strndup(data, len);
@@ -88,11 +90,13 @@ static PyfsEntryKind kind_of(const char *module, const char *attr, char **target
 	PYFS_GIL_SCOPE gil = pyfs_python_enter();
 	PYFS_PYREF mod = PyImport_ImportModule(module);
 	PYFS_PYREF value = NULL;
+	PyfsEntryKind kind;
 
 	ck_assert_ptr_nonnull(mod);
 	value = PyObject_GetAttrString(mod, attr);
 	ck_assert_ptr_nonnull(value);
-	return pyfs_object_classify(mod, attr, value, target);
+	ck_assert(pyfs_object_classify(mod, attr, value, TRUE, &kind, target));
+	return kind;
 }
 
 START_TEST(test_classify)
@@ -115,14 +119,98 @@ START_TEST(test_resolve)
 	const char *missing[] = { "no_such_attribute", NULL };
 	g_autoptr(GError) error = NULL;
 	PYFS_PYREF mod = PyImport_ImportModule("json");
-	PYFS_PYREF found = pyfs_object_resolve("json", chain, NULL);
-	PYFS_PYREF gone = pyfs_object_resolve("json", missing, &error);
+	PYFS_PYREF found = pyfs_object_resolve("json", chain, TRUE, NULL);
+	PYFS_PYREF gone = pyfs_object_resolve("json", missing, TRUE, &error);
+	/* Plain modules all the way: no Python code runs, so it needs none. */
+	PYFS_PYREF plain = pyfs_object_resolve("json", chain, FALSE, NULL);
 
 	ck_assert_ptr_nonnull(found);
 	ck_assert(PyType_Check(found));
 	ck_assert_ptr_null(gone);
 	ck_assert_ptr_nonnull(error);
+	ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND));
+	ck_assert_ptr_eq(plain, found);
 	ck_assert(!PyErr_Occurred());
+}
+END_TEST
+
+/* A module made from @source, registered as sys.modules[@name] (New reference). */
+static PyObject *module_from(const char *name, const char *source)
+{
+	PyObject *module = PyImport_AddModule(name); /* Borrowed */
+	PYFS_PYREF result = NULL;
+
+	ck_assert_ptr_nonnull(module);
+	result = PyRun_String(source, Py_file_input, PyModule_GetDict(module),
+			      PyModule_GetDict(module));
+	ck_assert_ptr_nonnull(result);
+	return Py_NewRef(module);
+}
+
+START_TEST(test_plain_steps)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+	PYFS_PYREF json = PyImport_ImportModule("json");
+	PYFS_PYREF lazy = module_from("pyfs_test_lazy",
+				      "X = 1\n"
+				      "def __getattr__(name):\n"
+				      "    raise AttributeError(name)\n"
+				      "def __dir__():\n"
+				      "    return ['X']\n");
+	PYFS_PYREF odd = module_from("pyfs_test_odd", "globals()[1] = 'not a str key'\n");
+	PYFS_PYREF types = PyImport_ImportModule("types");
+	PYFS_PYREF sub = PyRun_String("type('M', (__import__('types').ModuleType,), {})('m')",
+				      Py_eval_input, PyModule_GetDict(types),
+				      PyModule_GetDict(types));
+	const char *lazy_chain[] = { "LAZY", NULL };
+	g_autoptr(GError) error = NULL;
+	PYFS_PYREF none = pyfs_object_resolve("pyfs_test_lazy", lazy_chain, FALSE, &error);
+
+	ck_assert(pyfs_object_getattr_is_plain(json, "dumps"));
+	ck_assert(pyfs_object_getattr_is_plain(json, "no_such_attribute"));
+	ck_assert(pyfs_object_getattr_is_plain(json, "__dict__"));
+	/* Present in the dict: plain; missing: its __getattr__ runs. */
+	ck_assert(pyfs_object_getattr_is_plain(lazy, "X"));
+	ck_assert(!pyfs_object_getattr_is_plain(lazy, "LAZY"));
+	ck_assert_ptr_null(none);
+	ck_assert(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK));
+	/* A module subclass may have properties. */
+	ck_assert_ptr_nonnull(sub);
+	ck_assert(!pyfs_object_getattr_is_plain(sub, "__name__"));
+
+	ck_assert(pyfs_object_dir_is_plain(json));
+	ck_assert(!pyfs_object_dir_is_plain(lazy));
+	ck_assert(!pyfs_object_dir_is_plain(odd));
+	ck_assert(!pyfs_object_dir_is_plain(sub));
+	ck_assert(!PyErr_Occurred());
+}
+END_TEST
+
+/* Whether the value of Python expression @expr renders without Python code. */
+static gboolean plain(const char *expr)
+{
+	PYFS_GIL_SCOPE gil = pyfs_python_enter();
+	PYFS_PYREF globals = PyDict_New();
+	PYFS_PYREF value = PyRun_String(expr, Py_eval_input, globals, globals);
+
+	ck_assert_ptr_nonnull(value);
+	return pyfs_render_is_plain(value);
+}
+
+START_TEST(test_plain_values)
+{
+	const char *yes[] = { "42", "'text'", "None", "1.5", "True", "2j", "[1, 'two', None]",
+			      "('a', (1, 2))", "{'a': 1, 'b': [2]}", "frozenset(['x'])", "{1, 2}",
+			      "'x' * 3000000", "list(range(4000))", NULL };
+	const char *no[] = { "object()", "b'raw'", "[object()]", "{'k': object()}",
+			     "type('S', (str,), {})('x')", "list(range(5000))",
+			     "[[[[1]]]]", "(lambda l: (l.append(l), l)[1])([])",
+			     "__import__('collections').OrderedDict(a=1)", NULL };
+
+	for (const char **e = yes; *e != NULL; e++)
+		ck_assert_msg(plain(*e), "%s should be plain", *e);
+	for (const char **e = no; *e != NULL; e++)
+		ck_assert_msg(!plain(*e), "%s should not be plain", *e);
 }
 END_TEST
 
@@ -164,6 +252,8 @@ int main(void)
 	tcase_add_test(object_case, test_classify);
 	tcase_add_test(object_case, test_resolve);
 	tcase_add_test(object_case, test_list);
+	tcase_add_test(object_case, test_plain_steps);
+	tcase_add_test(render_case, test_plain_values);
 	suite_add_tcase(s, render_case);
 	suite_add_tcase(s, object_case);
 	runner = srunner_create(s);
