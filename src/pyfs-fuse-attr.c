@@ -22,6 +22,9 @@ void pyfs_fuse_timeouts(const PyfsNode *node, const PyfsRendering *rendering, do
 	case PYFS_NODE_SYS_MODULES:
 		*entry = *attr = PYFS_FUSE_FIXED_TIMEOUT;
 		return;
+	case PYFS_NODE_RELOAD:
+		*entry = *attr = PYFS_FUSE_FIXED_TIMEOUT;
+		return;
 	case PYFS_NODE_MODULES:
 		/* run/modules always exists: its name may be cached, its size not. */
 		*entry = PYFS_FUSE_FIXED_TIMEOUT;
@@ -82,6 +85,8 @@ void pyfs_fuse_fill_stat(PyfsFs *fs, const PyfsNode *node, PyfsEntryKind kind, G
 		st->st_mode = S_IFREG | 0644;
 		st->st_mtim = st->st_ctim = fs->modules_time;
 	}
+	if (node->type == PYFS_NODE_RELOAD)
+		st->st_mode = S_IFREG | 0200;
 	st->st_mode = pyfs_access_mode(fs->access, st->st_mode);
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((size + 511) / 512);

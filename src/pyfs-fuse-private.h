@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the FUSE operations (pyfs-fuse.c; pyfs-fuse-dir.c for directories,
- * pyfs-fuse-modules.c for run/modules, pyfs-fuse-attr.c for what a stat
- * says), the kernel notifications (pyfs-fuse-notify.c) and the session's
+ * pyfs-fuse-modules.c for run/modules, pyfs-fuse-reload.c for run/reload,
+ * pyfs-fuse-attr.c for what a stat says), the kernel notifications (pyfs-fuse-notify.c) and the session's
  * lifecycle (pyfs-fuse-session.c) share. Not for other subsystems: they
  * use pyfs-fuse.h.
  */
@@ -110,6 +110,12 @@ void pyfs_fuse_modules_write(PyfsFs *fs, fuse_req_t req, const char *buf, size_t
 void pyfs_fuse_modules_release(PyfsFs *fs, fuse_req_t req, struct fuse_file_info *fi);
 /* Applies a setattr to run/modules; FALSE when it refused, having replied. */
 gboolean pyfs_fuse_modules_setattr(PyfsFs *fs, fuse_req_t req, struct stat *attr, int to_set);
+
+/* run/reload (pyfs-fuse-reload.c). */
+void pyfs_fuse_reload_open(PyfsFs *fs, fuse_req_t req, struct fuse_file_info *fi);
+void pyfs_fuse_reload_write(PyfsFs *fs, fuse_req_t req, size_t size);
+/* Applies a setattr to run/reload (nothing to change); FALSE when it refused, having replied. */
+gboolean pyfs_fuse_reload_setattr(fuse_req_t req, int to_set);
 
 /* Kernel invalidations (pyfs-fuse-notify.c): queued from any thread, sent from the main loop. */
 void pyfs_fuse_notify_init(PyfsFs *fs);

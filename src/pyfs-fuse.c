@@ -342,7 +342,7 @@ static void pyfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 	 * its snapshot, whatever the value is now: its size is the snapshot's,
 	 * and no Python code runs again for that open.
 	 */
-	if (fi != NULL && fi->fh != 0 && ino != PYFS_INO_MODULES) {
+	if (fi != NULL && fi->fh != 0 && ino != PYFS_INO_MODULES && ino != PYFS_INO_RELOAD) {
 		FileHandle *handle = (FileHandle *)(uintptr_t)fi->fh;
 		struct stat st;
 
@@ -371,6 +371,10 @@ static void pyfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 		pyfs_fuse_modules_open(pyfs_fuse_fs(req), req, fi);
 		return;
 	}
+	if (ino == PYFS_INO_RELOAD) {
+		pyfs_fuse_reload_open(pyfs_fuse_fs(req), req, fi);
+		return;
+	}
 	if (!reading) {
 		fuse_reply_err(req, EACCES);
 		return;
@@ -389,6 +393,10 @@ static void pyfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pyfs_fuse_modules_read(req, size, off, fi);
 		return;
 	}
+	if (handle == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
 	/* The handle lives until RELEASE, which comes after every READ has been answered. */
 	data = g_bytes_get_data(handle->content, &len);
 	if (off < 0 || (gsize)off >= len) {
@@ -403,6 +411,10 @@ static void pyfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_
 {
 	if (refused(req, PYFS_ACCESS_CHANGE))
 		return;
+	if (ino == PYFS_INO_RELOAD) {
+		pyfs_fuse_reload_write(pyfs_fuse_fs(req), req, size);
+		return;
+	}
 	if (ino != PYFS_INO_MODULES) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -416,7 +428,8 @@ static void pyfs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_inf
 		pyfs_fuse_modules_release(pyfs_fuse_fs(req), req, fi);
 		return;
 	}
-	pyfs_fuse_drop_handle(pyfs_fuse_fs(req), (gpointer)(uintptr_t)fi->fh);
+	if (fi->fh != 0)
+		pyfs_fuse_drop_handle(pyfs_fuse_fs(req), (gpointer)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -425,6 +438,11 @@ static void pyfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, i
 {
 	if (refused(req, PYFS_ACCESS_CHANGE))
 		return;
+	if (ino == PYFS_INO_RELOAD) {
+		if (pyfs_fuse_reload_setattr(req, to_set))
+			start(req, OP_GETATTR, ino, NULL, NULL);
+		return;
+	}
 	if (ino != PYFS_INO_MODULES) {
 		fuse_reply_err(req, EPERM);
 		return;

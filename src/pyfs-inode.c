@@ -173,6 +173,7 @@ PyfsInodeTable *pyfs_inode_table_new(gsize data_size, GDestroyNotify clear_data)
 	insert_fixed(table, PYFS_INO_DOT, PYFS_NODE_DOT, "dot");
 	insert_fixed(table, PYFS_INO_MODULES, PYFS_NODE_MODULES, "modules");
 	insert_fixed(table, PYFS_INO_SYS_MODULES, PYFS_NODE_SYS_MODULES, PYFS_SYS_MODULES_NAME);
+	insert_fixed(table, PYFS_INO_RELOAD, PYFS_NODE_RELOAD, "reload");
 	return table;
 }
 
@@ -294,6 +295,7 @@ PyfsNode *pyfs_inode_parent(PyfsInodeTable *table, const PyfsNode *node)
 		fixed = PYFS_INO_ROOT;
 		break;
 	case PYFS_NODE_MODULES:
+	case PYFS_NODE_RELOAD:
 	case PYFS_NODE_SYS_MODULES:
 		fixed = PYFS_INO_RUN;
 		break;

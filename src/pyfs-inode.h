@@ -35,6 +35,7 @@ typedef enum {
 	PYFS_NODE_BIN,         /* bin/ */
 	PYFS_NODE_DOT,         /* dot/ */
 	PYFS_NODE_MODULES,     /* run/modules */
+	PYFS_NODE_RELOAD,      /* run/reload */
 	PYFS_NODE_SYS_MODULES, /* run/sys.modules/: every imported module, never listed */
 	PYFS_NODE_MODULE,      /* lib/NAME or run/sys.modules/NAME: a module's directory */
 	PYFS_NODE_ATTR,        /* MODULE/ATTR...: kind decided by the object found */
@@ -50,6 +51,7 @@ typedef enum {
 #define PYFS_INO_DOT 5
 #define PYFS_INO_MODULES 6
 #define PYFS_INO_SYS_MODULES 7
+#define PYFS_INO_RELOAD 8
 
 /* The name of run/sys.modules/ in run/. */
 #define PYFS_SYS_MODULES_NAME "sys.modules"

@@ -116,6 +116,9 @@ static int examine_now(PyfsTreeCtx *ctx, PyfsNode *node, PyfsRendering **renderi
 						 bytes_take_string(pyfs_modlist_to_text(list)));
 		return 0;
 	}
+	case PYFS_NODE_RELOAD:
+		*rendering = pyfs_tree_rendering(ctx, PYFS_ENTRY_VALUE, g_bytes_new_static("", 0));
+		return 0;
 	case PYFS_NODE_MODULE:
 		/* lib/NAME is there if and only if NAME is listed now. */
 		if (!node->unlisted) {
@@ -175,6 +178,7 @@ static PyfsNode *child_node(PyfsTree *tree, PyfsNode *dir, const char *name)
 		{ PYFS_NODE_ROOT, "bin", PYFS_INO_BIN },
 		{ PYFS_NODE_ROOT, "dot", PYFS_INO_DOT },
 		{ PYFS_NODE_RUN, "modules", PYFS_INO_MODULES },
+		{ PYFS_NODE_RUN, "reload", PYFS_INO_RELOAD },
 		{ PYFS_NODE_RUN, PYFS_SYS_MODULES_NAME, PYFS_INO_SYS_MODULES },
 	};
 	g_autofree char *attr = NULL;
@@ -382,7 +386,7 @@ static void list_dot(PyfsTreeCtx *ctx, PyfsNode *dir, GArray *children)
 static int list_now(PyfsTreeCtx *ctx, PyfsNode *dir, GArray **children)
 {
 	static const fuse_ino_t root[] = { PYFS_INO_BIN, PYFS_INO_DOT, PYFS_INO_LIB, PYFS_INO_RUN };
-	static const fuse_ino_t run[] = { PYFS_INO_MODULES };
+	static const fuse_ino_t run[] = { PYFS_INO_MODULES, PYFS_INO_RELOAD };
 	g_autoptr(GArray) list = g_array_new(FALSE, TRUE, sizeof(PyfsChild));
 	int r = 0;
 

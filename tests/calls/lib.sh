@@ -43,7 +43,7 @@ server_pid() {
 
 # The socket the scripts name.
 socket_path() {
-	sed -n 's/^# pyfs-socket: //p' "$MNT/lib/os/getcwd"
+	sed -n 's/^# pyfs-socket: //p' "$MNT/bin/pow"
 }
 
 alive() {

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 unset PYFS_TRACEBACK PYTHONIOENCODING PYTHONUNBUFFERED
-pyfs_start -m os -m json -m sys -m string -m locale -m re -m itertools -m pyfs_fixture \
+pyfs_start -m os -m json -m sys -m string -m locale -m re -m itertools -m builtins -m pyfs_fixture \
 	-m pyfs_calls_fixture -m pyfs_calls_typed -m pyfs_calls_future
 cd "$WORK" || exit 1
 server=$(server_pid)

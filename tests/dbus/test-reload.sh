@@ -1,10 +1,11 @@
 #!/bin/bash
 #
-# test-reload.sh — Reload(): a fresh import of every listed module, for the
-# tree and for the calls, with the list unchanged; for what pyfsd cannot
-# see change by itself (here: data a module reads when it is imported).
-# A module whose new code does not import: ImportFailed, and the tree keeps
-# the module as it was.
+# test-reload.sh — Reload() and `echo > run/reload`: a fresh import of every
+# listed module, for the tree and for the calls, with the list unchanged;
+# for what pyfsd cannot see change by itself (here: data a module reads
+# when it is imported). A module whose new code does not import:
+# ImportFailed (ENOENT for the file), and the tree keeps the module as it
+# was.
 #
 # Exit: 0 pass, 1 fail, 77 skip (no /dev/fuse or a missing tool only).
 
@@ -70,8 +71,31 @@ busctl --user call "$dest" "$OBJ" "$IFACE" Reload
 [[ $(cat "$mnt/lib/datamod/DATA") == three ]] || fail "Reload() after a fix"
 ok "and once it imports again, Reload() takes it"
 
+# The same from the file side.
+[[ $(stat -c '%a %s' "$mnt/run/reload") == "200 0" ]] || fail "run/reload is not write-only and empty"
+[[ $(ls "$mnt/run") == *reload* ]] || fail "run/ does not list reload"
+echo four >"$TMP/data.txt"
+before=$(grep -c "serving the calls" "${log[A]}")
+echo >"$mnt/run/reload" || fail "echo > run/reload failed"
+[[ $(cat "$mnt/lib/datamod/DATA") == four ]] || fail "after run/reload, the tree shows the old data"
+[[ $("$mnt/lib/datamod/data") == four ]] || fail "after run/reload, a call gives the old data"
+[[ $(cat "$mnt/run/modules" | paste -sd ' ') == "datamod json" ]] || fail "run/reload changed the list"
+eventually 30 served_again || fail "no new call server after run/reload"
+ok "echo > run/reload: the next read and the next call give the new data, the list unchanged"
+mv "$TMP/data.txt" "$TMP/data.gone"
+if out=$( (echo >"$mnt/run/reload") 2>&1); then
+  fail "run/reload with code that does not import succeeded"
+fi
+[[ $out == *"No such file or directory"* ]] || fail "run/reload's error: $out"
+[[ $(cat "$mnt/lib/datamod/DATA") == four ]] || fail "a failed run/reload lost the module"
+ok "run/reload with code that does not import: ENOENT, the tree keeps the module"
+mv "$TMP/data.gone" "$TMP/data.txt"
+if out=$(cat "$mnt/run/reload" 2>&1); then fail "run/reload was read"; fi
+[[ $out == *"Permission denied"* ]] || fail "reading run/reload: $out"
+ok "run/reload cannot be read"
+
 stop_pyfsd "${pid[A]}" "$mnt"
-check_log "${log[A]}" "Refused D-Bus Reload\\(\\): The new code does not import"
+check_log "${log[A]}" "Refused D-Bus Reload\\(\\): The new code does not import|Refused a write to run/reload"
 ok "SIGTERM: exit 0, no unexpected warning"
 
 echo "$passed passed"

@@ -51,6 +51,8 @@ refused() {
 		"$who" sh -c ": > '$MNT/run/modules'"
 	expect_errno "$who: truncate(1) run/modules" "Permission denied" \
 		"$who" truncate -s 0 "$MNT/run/modules"
+	expect_errno "$who: a fresh import (run/reload)" "Permission denied" \
+		"$who" sh -c "echo > '$MNT/run/reload'"
 }
 
 # --- -o allow_other alone: the mount is its user's --------------------------
@@ -63,6 +65,7 @@ expect_eq "so is a directory" "500 directory" "$(mode lib/json)"
 expect_eq "a value" "400 regular file" "$(mode lib/json/__name__)"
 expect_eq "an executable" "500 regular file" "$(mode lib/json/dumps)"
 expect_eq "run/modules" "600 regular file" "$(mode run/modules)"
+expect_eq "run/reload, write-only" "200 regular empty file" "$(mode run/reload)"
 # Inode numbers are handed out in order: the next one tells whether any was made.
 before=$(stat -c %i "$MNT/lib/json/dumps")
 
@@ -88,6 +91,7 @@ expect_eq "so is a directory" "555 directory" "$(mode lib/json)"
 expect_eq "a value" "444 regular file" "$(mode lib/json/__name__)"
 expect_eq "an executable" "555 regular file" "$(mode lib/json/dumps)"
 expect_eq "run/modules, writable by its user only" "644 regular file" "$(mode run/modules)"
+expect_eq "run/reload, writable by its user only" "200 regular empty file" "$(mode run/reload)"
 
 expect_eq "nobody: cat a value" "spied" "$(as_nobody cat "$MNT/lib/pyfs_spy/VALUE")"
 check "which ran the module's code, as pyfsd's user" ran str
@@ -99,6 +103,8 @@ for who in as_nobody as_nobody_overriding; do
 		"$who" sh -c "echo csv >> '$MNT/run/modules'"
 	expect_errno "$who: truncate run/modules" "Permission denied" \
 		"$who" sh -c ": > '$MNT/run/modules'"
+	expect_errno "$who: a fresh import (run/reload)" "Permission denied" \
+		"$who" sh -c "echo > '$MNT/run/reload'"
 done
 expect_eq "the list is unchanged" "json pyfs_spy" "$(list)"
 expect_eq "pyfsd's refusal of a change by uid 65534 is logged once" 1 \

@@ -120,8 +120,13 @@ START_TEST(test_timeout_error_spares_the_next_work)
 	ck_assert(g_error_matches(error, PYFS_ERROR, PYFS_ERROR_TIMED_OUT));
 	ck_assert_msg(gate_wait(&stuck.entered), "the stuck work never started");
 
-	/* It ends; its worker takes the next work, which gets a thread state. */
+	/* It ends; its worker takes the next work, which gets a thread state.
+	 * (Not before the worker has counted it ended: until then, the only
+	 * worker holds timed-out work, and new work is refused at once.) */
 	gate_open(&stuck.finish);
+	for (guint i = 0; i < 10000 && pyfs_deadline_abandoned() > 0; i++)
+		g_usleep(1000);
+	ck_assert_msg(pyfs_deadline_abandoned() == 0, "the stuck work never ended");
 	next_thread = g_thread_new("next", run_next, &next);
 	ck_assert_msg(gate_wait(&next.has_thread_state), "the next work never started");
 
