@@ -9,7 +9,7 @@
  * signals it gets (Ctrl-C reaches the dispatcher, which is in the terminal's
  * foreground process group, not the call) and ends as the call ended, by
  * exit status or signal. That saves starting an interpreter (see
- * src/pyfs-callserver.c for the server's side).
+ * src/callserver/supervisor/pyfs-callserver.c for the server's side).
  *
  * Otherwise, or when the server cannot be reached (the file was copied
  * elsewhere, pyfsd is gone) or refuses, it replaces itself with the Python
@@ -276,7 +276,7 @@ static void call_server(const char *path, uint32_t stdio, GPtrArray *items, int 
 /*
  * The runner items that give python3 pyfsd's sys.path ("path=DIR"), from
  * the fallback file beside the socket at @socket (see
- * src/pyfs-callsocket.h); NULL when there is none (pyfsd is gone). Sets
+ * src/callserver/supervisor/pyfs-callsocket.h); NULL when there is none (pyfsd is gone). Sets
  * @python to the interpreter of pyfsd's virtual environment, if it names
  * one.
  */

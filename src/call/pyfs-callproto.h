@@ -2,7 +2,7 @@
 /*
  * The call protocol between pyfs-call (the dispatcher) and pyfsd's call
  * server, over a SOCK_STREAM Unix socket; see
- * src/callserver/pyfs-callserver-process.c.
+ * src/callserver/server/pyfs-callserver-process.c.
  *
  *   dispatcher -> server: one PyfsCallRequest, then payload_len bytes:
  *     n_items runner items (pyfs_call_runner_items()), then n_env

@@ -2,7 +2,7 @@
 # "Executables").
 #
 # pyfs-call runs it as `python -c SOURCE ITEM...` in the caller's own process
-# (after exec), and pyfsd's call server (src/pyfs-callserver.c) loads it and
+# (after exec), and pyfsd's call server (src/callserver/supervisor/pyfs-callserver.c) loads it and
 # runs forked_main(items, environ, ignored) in a child per call. Both have
 # it built in (embed-runner.py, after pyfs_runner_args.py, which decodes
 # the arguments): the very same code on both paths.
@@ -424,7 +424,7 @@ def main(items):
 #
 # The child is a copy of pyfsd's interpreter that already holds the caller's
 # stdio as fds 0-2, its working directory, umask, limits and C environment
-# (done in C, src/pyfs-callserver-spare.c). What python3 would set up at start-up
+# (done in C, src/callserver/server/pyfs-callserver-spare.c). What python3 would set up at start-up
 # is done here: os.environ, the locale, the std streams and the signals.
 
 # The locale last set up: (the variable it came from, the LC_CTYPE set).

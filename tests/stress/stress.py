@@ -29,7 +29,7 @@ PHASES = 6
 WRITERS = 8
 READERS = 8
 BASE = ["json", "os", "sys"]
-IDLE_WORKERS = 4  # src/pyfs-fuse.c: fuse_loop_cfg_set_idle_threads
+IDLE_WORKERS = 4  # src/fs/pyfs-fuse-session.c: fuse_loop_cfg_set_idle_threads
 # Disjoint pools: each writer adds and removes only its own names, so the
 # model of each pool is exact whatever the interleaving.
 POOL_NAMES = [

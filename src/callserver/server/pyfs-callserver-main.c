@@ -2,7 +2,7 @@
 /*
  * pyfs-callserver: the warm interpreter that runs the calls of a pyfs mount.
  *
- * Spawned by pyfsd only (src/pyfs-callserver.c), never run by hand:
+ * Spawned by pyfsd only (src/callserver/supervisor/pyfs-callserver.c), never run by hand:
  *
  *   pyfs-callserver --instance=MOUNTPOINT --parent=PID [--debug] [--venv=DIR] [--path=DIR...]
  *

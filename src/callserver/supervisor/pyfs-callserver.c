@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Supervising the call server. (How the server runs calls is told in
- * src/callserver/pyfs-callserver-process.c.)
+ * src/callserver/server/pyfs-callserver-process.c.)
  *
  * pyfsd holds the call socket for the life of the mount and spawns
  * servers, "generations", each a fresh process (pyfs-callserver, started

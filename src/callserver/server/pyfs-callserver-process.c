@@ -9,7 +9,7 @@
  * which has threads, must not fork a copy of itself: pyfsd spawns this
  * server as a program of its own (pyfs-callserver, exec'ed), tells it what
  * to import over the control channel (pyfs-control.h), and supervises it
- * (src/pyfs-callserver.c): a server that dies is started again, and when
+ * (src/callserver/supervisor/pyfs-callserver.c): a server that dies is started again, and when
  * the module list or the code changes, a new generation is started and,
  * once it serves, the old one drains: it takes no more calls and exits
  * when those it runs have ended.
