@@ -25,7 +25,8 @@ char *pyfs_program_path(const char *subdir, const char *name)
 {
 	g_autofree char *self = self_exe();
 	g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
-	g_autofree char *sibling = dir ? g_build_filename(dir, subdir, name, NULL) : NULL;
+	/* pyfsd is build/src/daemon/pyfsd. */
+	g_autofree char *sibling = dir ? g_build_filename(dir, "..", subdir, name, NULL) : NULL;
 
 	if (sibling != NULL && g_file_test(sibling, G_FILE_TEST_IS_EXECUTABLE))
 		return g_steal_pointer(&sibling);

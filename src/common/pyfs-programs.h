@@ -10,8 +10,8 @@
 G_BEGIN_DECLS
 
 /*
- * The program @name: in a build tree, where pyfsd is build/src/pyfsd and
- * the program build/src/@subdir/@name, that one, so that a build never
+ * The program @name: in a build tree, where pyfsd is build/src/daemon/pyfsd
+ * and the program build/src/@subdir/@name, that one, so that a build never
  * runs the programs of another installed version; else the installed one,
  * in pyfs's libexec directory.
  */

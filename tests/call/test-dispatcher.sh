@@ -1,5 +1,5 @@
 #!/bin/bash
-# test-dispatcher.sh PYFS_CALL: the executable-file contract (DESIGN 4),
+# test-dispatcher.sh PYFS_CALL: the executable-file contract (README, "Executables"),
 # without a mount. Script files are written by hand in the format pyfsd
 # serves, with PYFS_CALL on their #! line, and run the way a user runs them.
 # Output is TAP.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The call contract (DESIGN 4) is the same whichever way a call runs: each
+# The call contract (README, "Executables") is the same whichever way a call runs: each
 # case runs through the call server (the script in the mount) and through
 # python3 (a copy of the script without its socket line), and both must
 # give the same output, errors and exit status.

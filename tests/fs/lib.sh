@@ -56,11 +56,12 @@ not_ok() {
 	echo "not ok $TESTS_RUN - $*"
 }
 
-# check DESCRIPTION COMMAND...: the command must succeed.
+# check DESCRIPTION COMMAND...: the command must succeed. Its own output
+# goes to stderr: stdout is the TAP stream.
 check() {
 	local what=$1
 	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
+	if "$@" >&2; then ok "$what"; else not_ok "$what"; fi
 }
 
 # expect_eq DESCRIPTION EXPECTED ACTUAL

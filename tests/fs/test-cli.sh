@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The command line (DESIGN 7) and the lifecycle: detaching, refusals, signals.
+# The command line (pyfsd(1)) and the lifecycle: detaching, refusals, signals.
 EXPECTED_WARNINGS='Cannot import'
 . "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Executable files through the mount (DESIGN 4): the caller's world, exit
+# Executable files through the mount (README, "Executables"): the caller's world, exit
 # statuses, and a call that crashes never takes the daemon down.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2119 # pyfs_start takes options; none here
-# SIGKILL in the middle of a change (DESIGN 3 and 6: each write is one
+# SIGKILL in the middle of a change (each write to run/modules is one
 # transaction; the list is saved atomically after each change and restored
 # on start): after a restart the list is the last committed one, nothing
 # lost and nothing half-applied.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run/modules: the file semantics of DESIGN 3.
+# run/modules: its file semantics (README, "run/modules").
 EXPECTED_WARNINGS='Cannot import|Refused a write'
 . "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The saved module list and pyfsd.conf (DESIGN 6), without systemd: saved
+# The saved module list and pyfsd.conf (README, "Install, service and logs"), without systemd: saved
 # on every change, restored on start, -m, corrupt files, a state directory
 # that cannot be written (the change is refused), the configuration file.
 # shellcheck disable=SC2034 # read by lib.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The transcript of DESIGN 1, line by line, on a real mount.
+# The transcript of README's Quick start and Usage, line by line, on a real mount.
 . "$(dirname "$0")/lib.sh"
 
 pyfs_start

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tree of DESIGN 2: kinds, names, stat, finiteness.
+# The tree (README, "The tree"): kinds, names, stat, finiteness.
 . "$(dirname "$0")/lib.sh"
 
 pyfs_start -m json -m os -m sys -m xml.etree.ElementTree -m pyfs_fixture

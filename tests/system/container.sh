@@ -13,7 +13,7 @@
 # Also: container_wait_user_manager (after restarting user@UID.service),
 # container_install_staged (after changing the staged tree), container_diagnose.
 #
-# How it works (DESIGN.md section 8):
+# How it works:
 #
 # * The container is the host's own /usr booted by systemd-nspawn with a
 #   volatile (tmpfs) root: /etc is an overlay of the host's /etc with a tmpfs

@@ -7,7 +7,7 @@
 # systemd container boots with it bound at /opt/pyfs (container.sh), and the
 # test user drives the unit with systemctl/busctl/journalctl --user.
 #
-# Covers (DESIGN 6): READY, STATUS=, the module list through D-Bus and
+# Covers (pyfs@.service(5)): READY, STATUS=, the module list through D-Bus and
 # run/modules with its journal entries (PYFS_MODULE=, tracebacks), the list
 # saved and restored across stop/start, SIGKILL and a stale mount, a
 # corrupt state file, an unmount from outside, an escaped-path instance,

@@ -614,7 +614,7 @@ PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServ
 	server->extra_path = g_strdupv((char **)config->extra_path);
 	server->timeout_s = config->timeout_s;
 	server->debug = config->debug;
-	server->program = pyfs_program_path("callserver", "pyfs-callserver");
+	server->program = pyfs_program_path("callserver/server", "pyfs-callserver");
 	server->draining = g_ptr_array_new_with_free_func((GDestroyNotify)generation_free);
 	server->hung = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	server->backoff_ms = BACKOFF_MIN_MS;

@@ -107,7 +107,7 @@ int main(void)
 	tcase_add_test(tc, test_strv);
 	suite_add_tcase(s, tc);
 	runner = srunner_create(s);
-	srunner_run_all(runner, CK_NORMAL);
+	srunner_run_all(runner, CK_ENV);
 	failed = srunner_ntests_failed(runner);
 	srunner_free(runner);
 	return failed == 0 ? 0 : 1;

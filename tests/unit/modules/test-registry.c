@@ -383,7 +383,7 @@ int main(void)
 	suite_add_tcase(s, saving);
 	suite_add_tcase(s, truncation);
 	runner = srunner_create(s);
-	srunner_run_all(runner, CK_NORMAL);
+	srunner_run_all(runner, CK_ENV);
 	failed = srunner_ntests_failed(runner);
 	srunner_free(runner);
 	return failed == 0 ? 0 : 1;

@@ -259,7 +259,7 @@ int main(void)
 	runner = srunner_create(s);
 	/* One interpreter for all: no fork after it started threads of its own. */
 	srunner_set_fork_status(runner, CK_NOFORK);
-	srunner_run_all(runner, CK_NORMAL);
+	srunner_run_all(runner, CK_ENV);
 	failed = srunner_ntests_failed(runner);
 	srunner_free(runner);
 	return failed == 0 ? 0 : 1;
