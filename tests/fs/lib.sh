@@ -41,6 +41,11 @@ cleanup() {
 	if grep -qs " $MNT " /proc/mounts; then
 		fusermount3 -u -z "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
 	fi
+	# A failed test leaves what pyfsd said where meson prints it (stderr).
+	if [ "$TESTS_FAILED" -gt 0 ] && [ -s "$PYFS_LOG" ]; then
+		echo "--- the last 100 lines of pyfsd's log ---" >&2
+		tail -n 100 "$PYFS_LOG" >&2
+	fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
