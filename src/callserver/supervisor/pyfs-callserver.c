@@ -332,27 +332,34 @@ static void handle_message(Generation *gen, PyfsControlMsg *msg)
 	}
 }
 
-static gboolean on_control(int fd, GIOCondition condition, gpointer user_data)
+/* Handles what @gen has sent so far; FALSE once it closed its end. */
+static gboolean read_control(Generation *gen)
 {
-	Generation *gen = user_data;
-
 	for (;;) {
 		g_autoptr(GError) error = NULL;
 		g_auto(PyfsControlMsg) msg = { 0 };
-		int r = pyfs_control_recv(fd, &msg, &error);
+		int r = pyfs_control_recv(gen->control_fd, &msg, &error);
 
 		if (r == -EAGAIN)
-			return G_SOURCE_CONTINUE;
-		if (r == 0) {
-			/* Its exit follows; the child watch does the rest. */
-			gen->in_id = 0;
-			return G_SOURCE_REMOVE;
-		}
+			return TRUE;
+		if (r == 0)
+			return FALSE;
 		if (r < 0)
 			g_warning("The call server (pid %d): %s", gen->pid, error->message);
 		else
 			handle_message(gen, &msg);
 	}
+}
+
+static gboolean on_control(int fd, GIOCondition condition, gpointer user_data)
+{
+	Generation *gen = user_data;
+
+	if (read_control(gen))
+		return G_SOURCE_CONTINUE;
+	/* Its exit follows; the child watch does the rest. */
+	gen->in_id = 0;
+	return G_SOURCE_REMOVE;
 }
 
 static char *describe_status(int status)
@@ -371,9 +378,14 @@ static void on_server_exit(GPid pid, gint status, gpointer user_data)
 
 	gen->child_id = 0;
 	gen->pid = 0;
-	/* What it said before it went, its last log records first. */
+	/*
+	 * What it said before it went, its last log records first. Read here,
+	 * not through on_control(), whose source stays attached until
+	 * close_control() removes it: a source that outlived @gen would run
+	 * on freed memory.
+	 */
 	if (gen->in_id != 0)
-		on_control(gen->control_fd, G_IO_IN, gen);
+		read_control(gen);
 	switch (gen->state) {
 	case GEN_STARTING:
 		server->starting = NULL;
