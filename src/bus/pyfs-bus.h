@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The D-Bus control plane: org.pyfs.Manager at /org/pyfs on the user's
- * session bus (DESIGN 5), serving the registry's module list.
+ * session bus (see org.pyfs.Manager(5)), serving the registry's module list.
  *
  * Threads: everything here runs on the main thread, in the default main
  * context, except the registry calls of the mutating methods (they import,
@@ -76,17 +76,5 @@ void pyfs_bus_stop(PyfsBus *bus);
  */
 void pyfs_bus_free(PyfsBus *bus);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsBus, pyfs_bus_free)
-
-/*
- * The bus-name element naming the mount on @mountpoint (absolute): the
- * path relative to @home when it lies strictly inside it, else the
- * absolute path, with every byte outside [A-Za-z0-9], and a leading
- * digit, written "_xx" (two lowercase hex digits), as sd-bus escapes
- * object path labels. "mnt" -> "mnt", "fuse-test/mnt" -> "fuse_2dtest_2fmnt",
- * "/tmp/x" -> "_2ftmp_2fx" (a relative path never starts with "/", so
- * the two kinds cannot collide). A result too long for a bus name is cut
- * and ends with "_x" and a hash of the path, which no escape produces.
- */
-char *pyfs_bus_label(const char *mountpoint, const char *home);
 
 G_END_DECLS

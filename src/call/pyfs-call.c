@@ -43,7 +43,7 @@
 #include "pyfs-callargs.h"
 #include "pyfs-callproto.h"
 
-/* What pyfs-call itself reports: bad usage, a bad script (DESIGN 4). */
+/* What pyfs-call itself reports: bad usage, a bad script (README, "Executables"). */
 #define EXIT_ERROR 2
 
 static void die(int status, const char *fmt, ...) G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pyfs-callargs: what a call of an executable file is made of (DESIGN 4).
+ * pyfs-callargs: what a call of an executable file is made of (README, "Executables").
  *
  * Pure parsing, shared by the pyfs-call dispatcher and pyfsd: the header of
  * the script file (which callable to run), the caller's command line (how to

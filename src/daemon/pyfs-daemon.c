@@ -3,7 +3,7 @@
  * Start-up order matters:
  *
  *  1. check the mountpoint (clear errors before anything else happens);
- *  2. detach, unless -f: fork while there is a single thread; the parent
+ *  2. daemonize, unless -f: fork while there is a single thread; the parent
  *     waits on a pipe for the child's "ready" or its error message, so
  *     `pyfsd DIR` returns 0 only once the mount answers;
  *  3. read the user's pyfsd.conf, start Python and restore the module list
@@ -45,6 +45,7 @@
 #include "pyfs-config.h"
 #include "pyfs-daemon.h"
 #include "pyfs-fuse.h"
+#include "pyfs-iterate.h"
 #include "pyfs-livecode.h"
 #include "pyfs-log.h"
 #include "pyfs-mountpoint.h"
@@ -96,7 +97,7 @@ static void report_to_parent(Daemon *d, const char *error_message)
  * Forks; the parent waits for the child's report and exits with 0 (empty
  * report) or 1 (the error message, printed). Returns in the child only.
  */
-static void detach(Daemon *d)
+static void daemonize(Daemon *d)
 {
 	int fds[2];
 	pid_t pid;
@@ -224,7 +225,7 @@ static gboolean update_status(gpointer user_data)
 }
 
 /* Any thread, after a commit: sd_notify belongs to the main thread. */
-static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+static void update_status_soon(const PyfsModlist *now, gpointer user_data)
 {
 	Daemon *d = user_data;
 
@@ -234,7 +235,7 @@ static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
 static void watch_modules(Daemon *d)
 {
 	d->status_update = pyfs_wakeup_new(update_status, d, "[pyfsd] STATUS update");
-	pyfs_registry_add_listener(d->registry, on_modules_changed, d);
+	pyfs_registry_add_listener(d->registry, update_status_soon, d);
 }
 
 /*
@@ -270,12 +271,11 @@ static void release(Daemon *d)
 		g_clear_pointer(&d->livecode, pyfs_livecode_free);
 }
 
-static gboolean on_bus_timeout(gpointer user_data)
+static gboolean bus_settled_or_quitting(gpointer user_data)
 {
-	gboolean *timed_out = user_data;
+	Daemon *d = user_data;
 
-	*timed_out = TRUE;
-	return G_SOURCE_REMOVE;
+	return pyfs_bus_settled(d->bus) || d->quitting;
 }
 
 /*
@@ -285,18 +285,10 @@ static gboolean on_bus_timeout(gpointer user_data)
  */
 static void wait_for_bus(Daemon *d)
 {
-	gboolean timed_out = FALSE;
-	guint timeout_id;
-
 	pyfs_bus_start(d->bus);
-	timeout_id = g_timeout_add_seconds(BUS_SETTLE_TIMEOUT_S, on_bus_timeout, &timed_out);
-	while (!pyfs_bus_settled(d->bus) && !timed_out && !d->quitting)
-		g_main_context_iteration(NULL, TRUE);
-	if (timed_out)
+	if (!pyfs_iterate_until(bus_settled_or_quitting, d, BUS_SETTLE_TIMEOUT_S * 1000))
 		g_warning("The session bus did not answer within %d s; serving without waiting",
 			  BUS_SETTLE_TIMEOUT_S);
-	else
-		g_source_remove(timeout_id);
 }
 
 /* The calls' warm interpreter; without it, calls start python3. */
@@ -427,7 +419,7 @@ int pyfs_daemon_run(const PyfsOptions *options)
 		return 1;
 	}
 	if (!options->foreground)
-		detach(&d);
+		daemonize(&d);
 
 	loop = g_main_loop_new(NULL, FALSE);
 	d.loop = loop;

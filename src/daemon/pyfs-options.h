@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The command line: pyfsd [OPTION...] MOUNTPOINT (DESIGN 7). */
+/* The command line: pyfsd [OPTION...] MOUNTPOINT (see pyfsd(1)). */
 #pragma once
 
 #include <glib.h>

@@ -13,18 +13,11 @@ void pyfs_fuse_timeouts(const PyfsNode *node, const PyfsRendering *rendering, do
 {
 	gint64 left;
 
+	if (pyfs_node_type_is_fixed_dir(node->type) || node->type == PYFS_NODE_RELOAD) {
+		*entry = *attr = PYFS_FUSE_FIXED_TIMEOUT;
+		return;
+	}
 	switch (node->type) {
-	case PYFS_NODE_ROOT:
-	case PYFS_NODE_LIB:
-	case PYFS_NODE_RUN:
-	case PYFS_NODE_BIN:
-	case PYFS_NODE_DOT:
-	case PYFS_NODE_SYS_MODULES:
-		*entry = *attr = PYFS_FUSE_FIXED_TIMEOUT;
-		return;
-	case PYFS_NODE_RELOAD:
-		*entry = *attr = PYFS_FUSE_FIXED_TIMEOUT;
-		return;
 	case PYFS_NODE_MODULES:
 		/* run/modules always exists: its name may be cached, its size not. */
 		*entry = PYFS_FUSE_FIXED_TIMEOUT;

@@ -2,9 +2,9 @@
 /*
  * What the FUSE operations (pyfs-fuse.c; pyfs-fuse-dir.c for directories,
  * pyfs-fuse-modules.c for run/modules, pyfs-fuse-reload.c for run/reload,
- * pyfs-fuse-attr.c for what a stat says), the kernel notifications (pyfs-fuse-notify.c) and the session's
- * lifecycle (pyfs-fuse-session.c) share. Not for other subsystems: they
- * use pyfs-fuse.h.
+ * pyfs-fuse-attr.c for what a stat says), the kernel notifications
+ * (pyfs-fuse-notify.c) and the session's lifecycle (pyfs-fuse-session.c)
+ * share. The rest of pyfsd uses pyfs-fuse.h.
  */
 #pragma once
 

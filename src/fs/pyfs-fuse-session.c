@@ -63,7 +63,7 @@ static gboolean sweep(GSource *source, GSourceFunc callback, gpointer user_data)
 
 static GSourceFuncs sweep_funcs = { .dispatch = sweep };
 
-static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+static void note_list_change(const PyfsModlist *now, gpointer user_data)
 {
 	PyfsFs *fs = user_data;
 
@@ -110,7 +110,7 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
 	fs->modules_time = fs->mount_time;
-	pyfs_registry_add_listener(registry, on_modules_changed, fs);
+	pyfs_registry_add_listener(registry, note_list_change, fs);
 
 	if (fuse_opt_add_arg(&args, "pyfsd") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
 	    fuse_opt_add_arg(&args, all_options) != 0) {

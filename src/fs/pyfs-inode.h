@@ -43,6 +43,14 @@ typedef enum {
 	PYFS_NODE_DOT_EXEC,    /* dot/NAME */
 } PyfsNodeType;
 
+/* The directories that are always there, with fixed contents: /, lib/,
+ * run/, bin/, dot/ and run/sys.modules/. */
+static inline gboolean pyfs_node_type_is_fixed_dir(PyfsNodeType type)
+{
+	return type == PYFS_NODE_ROOT || type == PYFS_NODE_LIB || type == PYFS_NODE_RUN ||
+	       type == PYFS_NODE_BIN || type == PYFS_NODE_DOT || type == PYFS_NODE_SYS_MODULES;
+}
+
 /* The fixed inodes, which live as long as the table. */
 #define PYFS_INO_ROOT FUSE_ROOT_ID
 #define PYFS_INO_LIB 2

@@ -96,7 +96,13 @@ static int examine_bin_link(PyfsTreeCtx *ctx, PyfsNode *node, PyObject *builtins
 	return 0;
 }
 
-static int examine_now(PyfsTreeCtx *ctx, PyfsNode *node, PyfsRendering **rendering)
+/*
+ * The steps themselves, "untimed": on the thread that runs them, with no
+ * time limit of their own. run() gives them one: it does them on the
+ * requesting thread as far as they run no Python code of the objects
+ * (ctx->may_run_code FALSE), and on a deadline worker otherwise.
+ */
+static int examine_untimed(PyfsTreeCtx *ctx, PyfsNode *node, PyfsRendering **rendering)
 {
 	PyfsTree *tree = ctx->tree;
 
@@ -229,7 +235,7 @@ static PyfsNode *child_node(PyfsTree *tree, PyfsNode *dir, const char *name)
  * A node made for a name that does not exist goes again as soon as it is
  * dropped: the kernel may look up any name, and none of those stays.
  */
-static int lookup_now(PyfsTreeCtx *ctx, PyfsNode *dir, const char *name, PyfsNode **child,
+static int lookup_untimed(PyfsTreeCtx *ctx, PyfsNode *dir, const char *name, PyfsNode **child,
 		      PyfsRendering **rendering)
 {
 	g_autoptr(PyfsNode) node = NULL;
@@ -254,7 +260,7 @@ static int lookup_now(PyfsTreeCtx *ctx, PyfsNode *dir, const char *name, PyfsNod
 	node = child_node(ctx->tree, dir, name);
 	if (node == NULL)
 		return -ENOENT;
-	r = examine_now(ctx, node, rendering);
+	r = examine_untimed(ctx, node, rendering);
 	if (r < 0)
 		return r;
 	*child = g_steal_pointer(&node);
@@ -266,7 +272,7 @@ static void add_fixed(PyfsTreeCtx *ctx, GArray *children, const fuse_ino_t *inos
 	for (gsize i = 0; i < n; i++) {
 		PyfsChild child = { .node = pyfs_inode_get(ctx->tree->inodes, inos[i]) };
 
-		examine_now(ctx, child.node, &child.rendering);
+		examine_untimed(ctx, child.node, &child.rendering);
 		g_array_append_val(children, child);
 	}
 }
@@ -378,12 +384,12 @@ static void list_dot(PyfsTreeCtx *ctx, PyfsNode *dir, GArray *children)
 	for (guint i = 0; i < nodes->len; i++) {
 		PyfsChild child = { .node = pyfs_node_ref(nodes->pdata[i]) };
 
-		examine_now(ctx, child.node, &child.rendering);
+		examine_untimed(ctx, child.node, &child.rendering);
 		g_array_append_val(children, child);
 	}
 }
 
-static int list_now(PyfsTreeCtx *ctx, PyfsNode *dir, GArray **children)
+static int list_untimed(PyfsTreeCtx *ctx, PyfsNode *dir, GArray **children)
 {
 	static const fuse_ino_t root[] = { PYFS_INO_BIN, PYFS_INO_DOT, PYFS_INO_LIB, PYFS_INO_RUN };
 	static const fuse_ino_t run[] = { PYFS_INO_MODULES, PYFS_INO_RELOAD };
@@ -474,11 +480,11 @@ static int work_do(Work *work, gboolean may_run_code)
 
 	switch (work->kind) {
 	case WORK_EXAMINE:
-		return examine_now(&ctx, work->node, &work->rendering);
+		return examine_untimed(&ctx, work->node, &work->rendering);
 	case WORK_LOOKUP:
-		return lookup_now(&ctx, work->node, work->name, &work->child, &work->rendering);
+		return lookup_untimed(&ctx, work->node, work->name, &work->child, &work->rendering);
 	case WORK_LIST:
-		return list_now(&ctx, work->node, &work->children);
+		return list_untimed(&ctx, work->node, &work->children);
 	}
 	return -EINVAL;
 }
@@ -547,44 +553,41 @@ static Work *work_new(WorkKind kind, PyfsTree *tree, PyfsNode *node, const char 
 	return work;
 }
 
-int pyfs_tree_examine(PyfsTree *tree, PyfsNode *node, PyfsTreeWait wait,
-		      PyfsRendering **rendering)
+/* The results of @work (NULL: it timed out), to whichever pointers are given. */
+static int take_results(Work *work, PyfsNode **child, PyfsRendering **rendering,
+			GArray **children)
 {
-	Work *work = run(work_new(WORK_EXAMINE, tree, node, NULL), wait, "Reading");
 	int r;
 
 	if (work == NULL)
 		return -ETIMEDOUT;
 	r = work->result;
-	*rendering = g_steal_pointer(&work->rendering);
+	if (child != NULL)
+		*child = g_steal_pointer(&work->child);
+	if (rendering != NULL)
+		*rendering = g_steal_pointer(&work->rendering);
+	if (children != NULL)
+		*children = g_steal_pointer(&work->children);
 	work_free(work);
 	return r;
+}
+
+int pyfs_tree_examine(PyfsTree *tree, PyfsNode *node, PyfsTreeWait wait,
+		      PyfsRendering **rendering)
+{
+	return take_results(run(work_new(WORK_EXAMINE, tree, node, NULL), wait, "Reading"),
+			    NULL, rendering, NULL);
 }
 
 int pyfs_tree_lookup(PyfsTree *tree, PyfsNode *dir, const char *name, PyfsTreeWait wait,
 		     PyfsNode **child, PyfsRendering **rendering)
 {
-	Work *work = run(work_new(WORK_LOOKUP, tree, dir, name), wait, "Looking up");
-	int r;
-
-	if (work == NULL)
-		return -ETIMEDOUT;
-	r = work->result;
-	*child = g_steal_pointer(&work->child);
-	*rendering = g_steal_pointer(&work->rendering);
-	work_free(work);
-	return r;
+	return take_results(run(work_new(WORK_LOOKUP, tree, dir, name), wait, "Looking up"),
+			    child, rendering, NULL);
 }
 
 int pyfs_tree_list(PyfsTree *tree, PyfsNode *dir, PyfsTreeWait wait, GArray **children)
 {
-	Work *work = run(work_new(WORK_LIST, tree, dir, NULL), wait, "Listing");
-	int r;
-
-	if (work == NULL)
-		return -ETIMEDOUT;
-	r = work->result;
-	*children = g_steal_pointer(&work->children);
-	work_free(work);
-	return r;
+	return take_results(run(work_new(WORK_LIST, tree, dir, NULL), wait, "Listing"),
+			    NULL, NULL, children);
 }

@@ -240,7 +240,7 @@ static gboolean on_watch(int fd, GIOCondition condition, gpointer user_data)
 }
 
 /* Any thread, after a commit: what the change imported is watched too. */
-static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+static void watch_newly_imported(const PyfsModlist *now, gpointer user_data)
 {
 	PyfsLivecode *livecode = user_data;
 	PYFS_GIL_SCOPE gil = pyfs_python_enter();
@@ -283,7 +283,7 @@ PyfsLivecode *pyfs_livecode_new(PyfsRegistry *registry, GError **error)
 			return NULL;
 		}
 	}
-	pyfs_registry_add_listener(registry, on_modules_changed, livecode);
+	pyfs_registry_add_listener(registry, watch_newly_imported, livecode);
 	livecode->watch_id = g_unix_fd_add(pyfs_codewatch_fd(livecode->watch), G_IO_IN, on_watch,
 					   livecode);
 	return g_steal_pointer(&livecode);

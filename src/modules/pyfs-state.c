@@ -138,11 +138,6 @@ void pyfs_state_free(PyfsState *state)
 	g_free(state);
 }
 
-const char *pyfs_state_get_path(PyfsState *state)
-{
-	return state->path;
-}
-
 /* The registry's commit hook: changes wait for it, so no Python and no registry call here. */
 static gboolean save_before_commit(const PyfsModlist *next, gpointer user_data, GError **error)
 {

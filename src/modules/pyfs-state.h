@@ -62,8 +62,6 @@ PyfsState *pyfs_state_new(const char *mountpoint);
 void pyfs_state_free(PyfsState *state);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsState, pyfs_state_free)
 
-const char *pyfs_state_get_path(PyfsState *state);
-
 /*
  * Fills the empty @registry at start-up (Python running), then makes it
  * save every change first (its commit hook: a change that cannot be saved

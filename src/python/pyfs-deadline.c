@@ -173,11 +173,6 @@ void pyfs_deadline_start(guint seconds, guint n_workers)
 	canceller = g_thread_pool_new(cancel_job, NULL, 1, FALSE, NULL);
 }
 
-guint pyfs_deadline_limit(void)
-{
-	return limit_s;
-}
-
 guint pyfs_deadline_abandoned(void)
 {
 	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&abandoned_lock);

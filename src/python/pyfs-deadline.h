@@ -35,13 +35,10 @@ G_BEGIN_DECLS
 /*
  * Starts a pool of @n_workers (> 0) threads with a limit of @seconds (> 0).
  * Until then work runs on the calling thread, without a limit: pyfsd
- * imports its modules and forks its call server while it is still a single
- * thread (and under systemd, the start timeout bounds that).
+ * imports its modules before it starts any thread that could wait for
+ * them (and under systemd, the start timeout bounds that).
  */
 void pyfs_deadline_start(guint seconds, guint n_workers);
-
-/* The limit, in seconds. */
-guint pyfs_deadline_limit(void);
 
 typedef void (*PyfsDeadlineFunc)(gpointer data);
 

@@ -136,7 +136,7 @@ start_bus() {
 }
 
 # The bus-name element pyfsd derives from an absolute mountpoint outside
-# HOME (see pyfs_bus_label()): each byte outside [A-Za-z0-9], and a
+# HOME (see pyfs_label_for_mountpoint()): each byte outside [A-Za-z0-9], and a
 # leading digit, as "_" and two hex digits.
 abs_label() {
   local LC_ALL=C s=$1 out='' c hex i

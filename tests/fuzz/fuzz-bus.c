@@ -19,6 +19,7 @@
 
 #include "pyfs-bus.h"
 #include "pyfs-error.h"
+#include "pyfs-label.h"
 #include "pyfs-names.h"
 
 #define NAME_PREFIX "org.pyfs."
@@ -62,8 +63,8 @@ static void check_names(const char *const *names)
 
 static void check_label(const char *mountpoint, const char *home)
 {
-	g_autofree char *label = pyfs_bus_label(mountpoint, home);
-	g_autofree char *again = pyfs_bus_label(mountpoint, home);
+	g_autofree char *label = pyfs_label_for_mountpoint(mountpoint, home);
+	g_autofree char *again = pyfs_label_for_mountpoint(mountpoint, home);
 	g_autofree char *name = g_strconcat(NAME_PREFIX, label, NULL);
 
 	g_assert_cmpstr(label, ==, again);

@@ -587,7 +587,7 @@ static void want(PyfsCallServer *server, guint what)
 }
 
 /* Any thread, after a commit. */
-static void on_modules_changed(const PyfsModlist *now, gpointer user_data)
+static void want_new_generation(const PyfsModlist *now, gpointer user_data)
 {
 	want(user_data, WANT_LIST);
 }
@@ -639,7 +639,7 @@ PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServ
 	g_source_set_callback(server->wake, on_wake, server, NULL);
 	g_source_set_static_name(server->wake, "[pyfsd] call server wanted");
 	g_source_attach(server->wake, NULL);
-	pyfs_registry_add_listener(registry, on_modules_changed, server);
+	pyfs_registry_add_listener(registry, want_new_generation, server);
 	start_fallback(server);
 	spawn_generation(server);
 	g_debug("Calls of %s are served on %s", server->mountpoint, server->sock->path);
