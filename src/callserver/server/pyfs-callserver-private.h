@@ -76,6 +76,28 @@ typedef struct {
 G_GNUC_NORETURN void pyfs_callserver_run(const PyfsCallServerSetup *setup);
 void pyfs_callserver_warm_up(Server *s, const char *function, int rounds);
 
+/* In pyfs-callserver-jobs.c. */
+/* The call and whatever it started in its process group, as a terminal signals a job. */
+void pyfs_callserver_signal_call(pid_t pid, int sig);
+/* A job's destroy function (jobs_by_id owns them). */
+void pyfs_callserver_job_free(gpointer data);
+void pyfs_callserver_drop_job(Server *s, Job *job);
+/* Jobs queued that no spare has taken yet. */
+guint pyfs_callserver_jobs_waiting(Server *s);
+/* Whether @conn's peer is our own uid; a refusal is logged. */
+gboolean pyfs_callserver_peer_is_ours(Server *s, int conn);
+/* Queues @conn for the spares, with the job's id; FALSE if it cannot. */
+gboolean pyfs_callserver_queue_job(Server *s, guint64 id, int conn);
+/* A spare took job @value's id (or dropped it: TAKEN_FAILED). */
+void pyfs_callserver_job_taken(Server *s, pid_t pid, guint64 value);
+/* The call @pid ended with @status (a wait status): its dispatcher is told. */
+void pyfs_callserver_call_ended(Server *s, pid_t pid, int status);
+/* Messages from the dispatcher of a running call (signals to relay). */
+void pyfs_callserver_read_messages(Server *s, Job *job);
+/* Drops the jobs no spare took in time (their spare was killed before it
+ * could say so); the monotonic time the next one expires, or G_MAXINT64. */
+gint64 pyfs_callserver_sweep_abandoned(Server *s, gint64 now);
+
 /* In pyfs-callserver-spare.c: a spare just forked by the server; never returns. */
 G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s);
 

@@ -27,7 +27,8 @@
  * (pyfs-codewatch.h: one read of an inotify descriptor); then it queues
  * the connection on the job socket, where the first idle spare takes it,
  * reads the request, says so (sigqueue), and becomes the call
- * (pyfs-callserver-spare.c): it adopts the caller's stdio, working
+ * (pyfs-callserver-spare.c; the jobs' bookkeeping is in
+ * pyfs-callserver-jobs.c): it adopts the caller's stdio, working
  * directory, environment, umask, limits and ignored signals, closes every
  * descriptor of ours, and runs pyfs_runner.forked_main(). The server
  * keeps the connection, to relay the dispatcher's signals to the call and
@@ -60,8 +61,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -82,21 +81,11 @@
 #define FORK_RETRY_MS 200
 /* How long calls may take to end on SIGTERM when the server stops. */
 #define CALL_GRACE_MS 2000
-/* A job no spare has taken by then lost its spare (killed before it could
- * say so); its dispatcher gave up long before (PYFS_CALL_START_TIMEOUT_MS). */
-#define JOB_ABANDONED_MS (4 * PYFS_CALL_START_TIMEOUT_MS)
 
 /* Imported in the server once, so that no call pays for them (see pyfs_runner.py). */
 static const char *const runner_modules[] = {
 	"io", "signal", "select", "json", "inspect", "traceback", NULL,
 };
-
-/* The call and whatever it started in its process group, as a terminal signals a job. */
-static void signal_call(pid_t pid, int sig)
-{
-	if (kill(-pid, sig) != 0 && errno == ESRCH)
-		kill(pid, sig);
-}
 
 static void tell_pyfsd(Server *s, PyfsControlType type, const char *name)
 {
@@ -104,27 +93,6 @@ static void tell_pyfsd(Server *s, PyfsControlType type, const char *name)
 
 	if (r < 0)
 		g_debug("Call server: cannot tell pyfsd: %s", g_strerror(-r));
-}
-
-static void job_free(gpointer data)
-{
-	Job *job = data;
-
-	if (job->conn >= 0)
-		close(job->conn);
-	g_free(job);
-}
-
-static void drop_job(Server *s, Job *job)
-{
-	if (job->pid > 0)
-		g_hash_table_remove(s->calls, GINT_TO_POINTER(job->pid));
-	g_hash_table_remove(s->jobs_by_id, &job->id);
-}
-
-static guint jobs_waiting(Server *s)
-{
-	return g_hash_table_size(s->jobs_by_id) - g_hash_table_size(s->calls);
 }
 
 /* --- Spares ------------------------------------------------------------------ */
@@ -153,7 +121,7 @@ static void fork_spare(Server *s)
 /* Enough spares for the jobs waiting, and SPARES_IDLE more while serving. */
 static void fill_spares(Server *s)
 {
-	guint want = jobs_waiting(s);
+	guint want = pyfs_callserver_jobs_waiting(s);
 
 	if (s->phase == PHASE_SERVING && !s->stale)
 		want += SPARES_IDLE;
@@ -183,40 +151,6 @@ static void become_stale(Server *s, const char *why)
 	tell_pyfsd(s, PYFS_CONTROL_STALE, NULL);
 }
 
-static gboolean peer_is_ours(Server *s, int conn)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == s->uid)
-		return TRUE;
-	g_warning("Call server: refused a call from uid %d (pid %d): only uid %u may call",
-		  len == sizeof(cred) ? (int)cred.uid : -1, len == sizeof(cred) ? (int)cred.pid : -1,
-		  (guint)s->uid);
-	return FALSE;
-}
-
-/* Queues @conn for the spares, with the job's id; FALSE if it cannot. */
-static gboolean queue_job(Server *s, guint64 id, int conn)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control = { 0 }; /* no uninitialised padding on the wire */
-	struct iovec iov = { &id, sizeof(id) };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control.buf, .msg_controllen = sizeof(control.buf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &conn, sizeof(int));
-	return sendmsg(s->jobs[0], &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof(id);
-}
-
 /* One connection from the backlog, if there is one. */
 static void take_connection(Server *s)
 {
@@ -229,7 +163,7 @@ static void take_connection(Server *s)
 			g_warning("Call server: cannot accept a call: %s", g_strerror(errno));
 		return;
 	}
-	if (!peer_is_ours(s, conn)) {
+	if (!pyfs_callserver_peer_is_ours(s, conn)) {
 		close(conn);
 		return;
 	}
@@ -246,71 +180,12 @@ static void take_connection(Server *s)
 	job->id = ++s->next_id;
 	job->conn = conn;
 	job->queued_at = g_get_monotonic_time();
-	if (!queue_job(s, job->id, conn)) {
+	if (!pyfs_callserver_queue_job(s, job->id, conn)) {
 		g_warning("Call server: cannot queue a call: %s", g_strerror(errno));
-		job_free(job);
+		pyfs_callserver_job_free(job);
 		return;
 	}
 	g_hash_table_insert(s->jobs_by_id, &job->id, job);
-}
-
-/* A spare took job @id (or dropped it, its request unreadable). */
-static void job_taken(Server *s, pid_t pid, guint64 value)
-{
-	guint64 id = value & ~TAKEN_FAILED;
-	Job *job = g_hash_table_lookup(s->jobs_by_id, &id);
-
-	if (job == NULL || job->pid != 0 || !g_hash_table_contains(s->spares, GINT_TO_POINTER(pid)))
-		return;
-	if (value & TAKEN_FAILED) {
-		drop_job(s, job);
-		return;
-	}
-	g_hash_table_remove(s->spares, GINT_TO_POINTER(pid));
-	job->pid = pid;
-	g_hash_table_insert(s->calls, GINT_TO_POINTER(pid), job);
-	s->failures = 0;
-	g_debug("Call server: call %d started", pid);
-	if (s->phase == PHASE_STOPPING)
-		signal_call(pid, SIGTERM);
-}
-
-/* The call @pid ended with @status (a wait status) and may not have said so. */
-static void call_ended(Server *s, pid_t pid, int status)
-{
-	Job *job = g_hash_table_lookup(s->calls, GINT_TO_POINTER(pid));
-
-	if (job == NULL)
-		return;
-	g_debug("Call server: call %d ended (wait status 0x%x)", pid, status);
-	if (job->conn >= 0)
-		pyfs_call_send_msg(job->conn, PYFS_CALL_MSG_EXIT, status);
-	drop_job(s, job);
-}
-
-/* Messages from the dispatcher of a running call. */
-static void read_messages(Server *s, Job *job)
-{
-	for (;;) {
-		ssize_t n = recv(job->conn, (char *)&job->in + job->in_len,
-				 sizeof(job->in) - job->in_len, MSG_DONTWAIT);
-
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			/* The dispatcher was killed: so is its call, as exec would have it. */
-			signal_call(job->pid, SIGKILL);
-			close(job->conn);
-			job->conn = -1;
-			return;
-		}
-		job->in_len += n;
-		if (job->in_len < sizeof(job->in))
-			continue;
-		job->in_len = 0;
-		if (job->in.type == PYFS_CALL_MSG_SIGNAL && job->in.value > 0 && job->in.value < NSIG)
-			signal_call(job->pid, job->in.value);
-	}
 }
 
 /* --- Lifecycle ---------------------------------------------------------------- */
@@ -336,7 +211,7 @@ static void begin_stop(Server *s, const char *why)
 			g_hash_table_iter_remove(&iter);
 	g_hash_table_iter_init(&iter, s->calls);
 	while (g_hash_table_iter_next(&iter, &key, NULL))
-		signal_call(GPOINTER_TO_INT(key), SIGTERM);
+		pyfs_callserver_signal_call(GPOINTER_TO_INT(key), SIGTERM);
 }
 
 static void drain(Server *s)
@@ -374,7 +249,7 @@ static void reap(Server *s)
 			}
 			continue;
 		}
-		call_ended(s, pid, status);
+		pyfs_callserver_call_ended(s, pid, status);
 	}
 }
 
@@ -388,9 +263,9 @@ static void read_signals(Server *s)
 		int sig = si.ssi_signo;
 
 		if (sig == SIG_TAKEN && si.ssi_code == SI_QUEUE)
-			job_taken(s, si.ssi_pid, si.ssi_ptr);
+			pyfs_callserver_job_taken(s, si.ssi_pid, si.ssi_ptr);
 		else if (sig == SIG_DONE && si.ssi_code == SI_QUEUE)
-			call_ended(s, si.ssi_pid, W_EXITCODE(si.ssi_int & 0xff, 0));
+			pyfs_callserver_call_ended(s, si.ssi_pid, W_EXITCODE(si.ssi_int & 0xff, 0));
 		else if (sig == SIGCHLD)
 			children = TRUE;
 		else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
@@ -550,30 +425,9 @@ static void read_control(Server *s)
 
 /* Jobs whose spare died before it could say it took them; returns when
  * the next one waiting would be. */
-static gint64 sweep_abandoned(Server *s, gint64 now)
-{
-	gint64 next = G_MAXINT64;
-	GHashTableIter iter;
-	gpointer value;
-
-	g_hash_table_iter_init(&iter, s->jobs_by_id);
-	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		Job *job = value;
-		gint64 at = job->queued_at + JOB_ABANDONED_MS * G_TIME_SPAN_MILLISECOND;
-
-		if (job->pid != 0)
-			continue;
-		if (at <= now)
-			g_hash_table_iter_remove(&iter);
-		else
-			next = MIN(next, at);
-	}
-	return next;
-}
-
 static int poll_timeout(Server *s)
 {
-	gint64 now = g_get_monotonic_time(), at = sweep_abandoned(s, now);
+	gint64 now = g_get_monotonic_time(), at = pyfs_callserver_sweep_abandoned(s, now);
 
 	if (s->kill_at != 0)
 		at = MIN(at, s->kill_at);
@@ -597,7 +451,7 @@ static void kill_the_rest(Server *s)
 
 	g_hash_table_iter_init(&iter, s->calls);
 	while (g_hash_table_iter_next(&iter, &pid, NULL))
-		signal_call(GPOINTER_TO_INT(pid), SIGKILL);
+		pyfs_callserver_signal_call(GPOINTER_TO_INT(pid), SIGKILL);
 	g_hash_table_iter_init(&iter, s->spares);
 	while (g_hash_table_iter_next(&iter, &pid, NULL))
 		kill(GPOINTER_TO_INT(pid), SIGKILL);
@@ -655,7 +509,7 @@ static G_GNUC_NORETURN void serve(Server *s)
 			if (pfds[i].revents &&
 			    g_hash_table_lookup(s->calls, GINT_TO_POINTER(polled_job->pid)) == polled_job &&
 			    polled_job->conn >= 0)
-				read_messages(s, polled_job);
+				pyfs_callserver_read_messages(s, polled_job);
 		}
 
 		now = g_get_monotonic_time();
@@ -706,7 +560,7 @@ void pyfs_callserver_run(const PyfsCallServerSetup *setup)
 		.self = getpid(), .uid = geteuid(),
 		.phase = PHASE_IMPORTING,
 		.spares = g_hash_table_new(NULL, NULL),
-		.jobs_by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, job_free),
+		.jobs_by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, pyfs_callserver_job_free),
 		.calls = g_hash_table_new(NULL, NULL),
 	};
 

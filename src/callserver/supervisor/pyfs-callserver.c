@@ -22,6 +22,10 @@
  * --timeout is killed, and the next one leaves that module out: its calls
  * import it themselves, as python3 would.
  *
+ * Beside this file: pyfs-server-process.c spawns a server and waits for
+ * it at the stop, pyfs-outbox.c queues what a server has no room for yet,
+ * pyfs-callsocket.c owns the socket and refuses calls while none serves.
+ *
  * Threads: everything here runs in the main loop, but for two entry
  * points: the registry's listener (any thread), which only wakes the main
  * loop, and pyfs_callserver_reload(), which also tells the serving
@@ -31,11 +35,7 @@
 #include "pyfs-python.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <string.h>
-#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,7 +47,9 @@
 #include "pyfs-callsocket.h"
 #include "pyfs-control.h"
 #include "pyfs-error.h"
+#include "pyfs-outbox.h"
 #include "pyfs-programs.h"
+#include "pyfs-server-process.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -74,11 +76,6 @@ enum {
 	WANT_RELOAD = 1 << 2,	/* Reload() */
 };
 
-typedef struct {
-	PyfsControlType type;
-	char *name;
-} Outgoing;
-
 typedef struct _Generation Generation;
 
 struct _PyfsCallServer {
@@ -100,8 +97,6 @@ struct _PyfsCallServer {
 	guint generations;	/* started so far */
 	GHashTable *hung;	/* names whose import hung in a server: left out */
 	GSource *wake;
-	guint fallback_id;	/* pyfsd accepts the calls (no generation serves) */
-	gboolean fallback_told;
 	guint restart_id;
 	guint settle_id;	/* the list changed: a generation starts when it settles */
 	guint backoff_ms;
@@ -114,10 +109,9 @@ struct _Generation {
 	GPid pid;		/* 0 once reaped */
 	int control_fd;		/* -1 once closed */
 	guint in_id;
-	guint out_id;		/* while the outbox holds messages */
 	guint child_id;
 	GenState state;
-	GQueue outbox;		/* of Outgoing *: what the server has no room for yet */
+	PyfsOutbox outbox;	/* what the server has no room for yet */
 	char *importing;	/* the module it imports now */
 	guint import_timer_id;
 	gboolean hung;		/* killed: its import of @importing hung */
@@ -127,14 +121,6 @@ struct _Generation {
 
 static void spawn_generation(PyfsCallServer *server);
 static void want(PyfsCallServer *server, guint what);
-
-static void outgoing_free(gpointer data)
-{
-	Outgoing *out = data;
-
-	g_free(out->name);
-	g_free(out);
-}
 
 static void clear_source(guint *id)
 {
@@ -147,11 +133,10 @@ static void clear_source(guint *id)
 static void close_control(Generation *gen)
 {
 	clear_source(&gen->in_id);
-	clear_source(&gen->out_id);
+	pyfs_outbox_clear(&gen->outbox);
 	if (gen->control_fd >= 0)
 		close(gen->control_fd);
 	gen->control_fd = -1;
-	g_queue_clear_full(&gen->outbox, outgoing_free);
 }
 
 static void generation_free(Generation *gen)
@@ -161,80 +146,6 @@ static void generation_free(Generation *gen)
 	clear_source(&gen->import_timer_id);
 	g_free(gen->importing);
 	g_free(gen);
-}
-
-/* --- Talking to a generation ------------------------------------------------- */
-
-static gboolean flush_outbox(int fd, GIOCondition condition, gpointer user_data);
-
-static void send_to(Generation *gen, PyfsControlType type, const char *name)
-{
-	Outgoing *out;
-
-	if (gen->control_fd < 0)
-		return;
-	if (g_queue_is_empty(&gen->outbox)) {
-		int r = pyfs_control_send(gen->control_fd, type, 0, name);
-
-		if (r == 0)
-			return;
-		/* Gone: its exit is on its way. */
-		if (r != -EAGAIN)
-			return;
-	}
-	out = g_new0(Outgoing, 1);
-	out->type = type;
-	out->name = g_strdup(name);
-	g_queue_push_tail(&gen->outbox, out);
-	if (gen->out_id == 0)
-		gen->out_id = g_unix_fd_add(gen->control_fd, G_IO_OUT, flush_outbox, gen);
-}
-
-static gboolean flush_outbox(int fd, GIOCondition condition, gpointer user_data)
-{
-	Generation *gen = user_data;
-	Outgoing *out;
-
-	while ((out = g_queue_peek_head(&gen->outbox)) != NULL) {
-		int r = pyfs_control_send(fd, out->type, 0, out->name);
-
-		if (r == -EAGAIN)
-			return G_SOURCE_CONTINUE;
-		outgoing_free(g_queue_pop_head(&gen->outbox));
-	}
-	gen->out_id = 0;
-	return G_SOURCE_REMOVE;
-}
-
-/* --- While no generation serves ------------------------------------------------ */
-
-static gboolean on_fallback_call(int fd, GIOCondition condition, gpointer user_data)
-{
-	PyfsCallServer *server = user_data;
-	int conn;
-
-	/* Closed before STARTED: the dispatcher runs the call with python3. */
-	while ((conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-		close(conn);
-		if (!server->fallback_told)
-			g_message("Calls of %s start python3 until the call server serves",
-				  server->mountpoint);
-		server->fallback_told = TRUE;
-	}
-	return G_SOURCE_CONTINUE;
-}
-
-static void start_fallback(PyfsCallServer *server)
-{
-	if (server->fallback_id == 0)
-		server->fallback_id = g_unix_fd_add(server->sock->fd, G_IO_IN, on_fallback_call,
-						    server);
-}
-
-static void stop_fallback(PyfsCallServer *server)
-{
-	clear_source(&server->fallback_id);
-	server->fallback_told = FALSE;
 }
 
 /* --- Generations ----------------------------------------------------------------- */
@@ -273,10 +184,10 @@ static void promote(PyfsCallServer *server, Generation *gen)
 	}
 	if (old != NULL) {
 		old->state = GEN_DRAINING;
-		send_to(old, PYFS_CONTROL_DRAIN, NULL);
+		pyfs_outbox_send(&old->outbox, PYFS_CONTROL_DRAIN, NULL);
 		g_ptr_array_add(server->draining, old);
 	}
-	stop_fallback(server);
+	pyfs_callsocket_refuse_calls(server->sock, FALSE);
 	server->spawn_failing = FALSE;
 	g_info("Call server (pid %d) serving the calls of %s", gen->pid, server->mountpoint);
 }
@@ -407,7 +318,7 @@ static void on_server_exit(GPid pid, gint status, gpointer user_data)
 			  pid, how);
 		if (g_get_monotonic_time() - gen->serving_since >= SERVED_WELL_US)
 			server->backoff_ms = BACKOFF_MIN_MS;
-		start_fallback(server);
+		pyfs_callsocket_refuse_calls(server->sock, TRUE);
 		if (server->starting == NULL)
 			schedule_restart(server);
 		break;
@@ -424,14 +335,6 @@ static void on_server_exit(GPid pid, gint status, gpointer user_data)
 static GPid spawn_server(PyfsCallServer *server, int control, GError **error)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-	posix_spawn_file_actions_t actions;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	/* Above the targets, so that no dup2() lands on a source still needed. */
-	int listen_fd = fcntl(server->sock->fd, F_DUPFD_CLOEXEC, 10);
-	int control_fd = fcntl(control, F_DUPFD_CLOEXEC, 10);
-	pid_t pid = 0;
-	int r = listen_fd < 0 || control_fd < 0 ? errno : 0;
 
 	g_ptr_array_add(argv, g_strdup(server->program));
 	g_ptr_array_add(argv, g_strconcat("--instance=", server->mountpoint, NULL));
@@ -443,39 +346,8 @@ static GPid spawn_server(PyfsCallServer *server, int control, GError **error)
 	for (char **dir = server->extra_path; dir != NULL && *dir != NULL; dir++)
 		g_ptr_array_add(argv, g_strconcat("--path=", *dir, NULL));
 	g_ptr_array_add(argv, NULL);
-
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawn_file_actions_init(&actions);
-	posix_spawnattr_init(&attr);
-	/* The two sockets, the default signals, and "/" as working directory,
-	 * which keeps no directory of the user's busy. The server closes what
-	 * else came through (a descriptor pyfsd inherited without
-	 * close-on-exec) first thing: valgrind, which the tests run pyfsd
-	 * under, cannot do it in posix_spawn()'s child. */
-	posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&actions, listen_fd, 3);
-	posix_spawn_file_actions_adddup2(&actions, control_fd, 4);
-	posix_spawn_file_actions_addchdir_np(&actions, "/");
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	if (r == 0)
-		r = posix_spawn(&pid, server->program, &actions, &attr, (char **)argv->pdata,
-				environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&actions);
-	if (listen_fd >= 0)
-		close(listen_fd);
-	if (control_fd >= 0)
-		close(control_fd);
-	if (r != 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(r), "Cannot start %s: %s",
-			    server->program, g_strerror(r));
-		return 0;
-	}
-	return pid;
+	return pyfs_server_spawn((const char *const *)argv->pdata, server->sock->fd, control,
+				 error);
 }
 
 /* A new generation, importing the list as it is now; one starting is replaced. */
@@ -519,15 +391,15 @@ static void spawn_generation(PyfsCallServer *server)
 	gen->pid = pid;
 	gen->control_fd = pair[0];
 	gen->state = GEN_STARTING;
-	g_queue_init(&gen->outbox);
+	pyfs_outbox_init(&gen->outbox, pair[0]);
 	gen->in_id = g_unix_fd_add(pair[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_control, gen);
 	gen->child_id = g_child_watch_add(pid, on_server_exit, gen);
 	server->starting = gen;
 	g_debug("Starting call server %u (pid %d)", gen->number, pid);
 	for (guint i = 0; i < pyfs_modlist_length(list); i++)
 		if (!g_hash_table_contains(server->hung, pyfs_modlist_get(list, i)))
-			send_to(gen, PYFS_CONTROL_IMPORT, pyfs_modlist_get(list, i));
-	send_to(gen, PYFS_CONTROL_SERVE, NULL);
+			pyfs_outbox_send(&gen->outbox, PYFS_CONTROL_IMPORT, pyfs_modlist_get(list, i));
+	pyfs_outbox_send(&gen->outbox, PYFS_CONTROL_SERVE, NULL);
 }
 
 static gboolean on_list_settled(gpointer user_data)
@@ -640,7 +512,7 @@ PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServ
 	g_source_set_static_name(server->wake, "[pyfsd] call server wanted");
 	g_source_attach(server->wake, NULL);
 	pyfs_registry_add_listener(registry, want_new_generation, server);
-	start_fallback(server);
+	pyfs_callsocket_refuse_calls(server->sock, TRUE);
 	spawn_generation(server);
 	g_debug("Calls of %s are served on %s", server->mountpoint, server->sock->path);
 	return g_steal_pointer(&server);
@@ -667,27 +539,6 @@ static void stop_generation(Generation *gen, GArray *pids)
 	close_control(gen);
 }
 
-/* Waits for @pids until @deadline (monotonic), then kills what is left. */
-static void wait_for_servers(GArray *pids, gint64 deadline)
-{
-	for (guint i = 0; i < pids->len; i++) {
-		GPid pid = g_array_index(pids, GPid, i);
-		int pidfd = pidfd_open(pid, 0);
-		gint64 left = (deadline - g_get_monotonic_time()) / G_TIME_SPAN_MILLISECOND;
-		struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
-
-		/* Bounded: a server that does not stop (stopped, stuck) is killed. */
-		if (pidfd >= 0 && poll(&pfd, 1, MAX(left, 0)) == 0) {
-			g_warning("The call server (pid %d) did not stop; killing it", pid);
-			kill(pid, SIGKILL);
-		}
-		if (pidfd >= 0)
-			close(pidfd);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-}
-
 void pyfs_callserver_free(PyfsCallServer *server)
 {
 	g_autoptr(GArray) pids = g_array_new(FALSE, FALSE, sizeof(GPid));
@@ -696,7 +547,6 @@ void pyfs_callserver_free(PyfsCallServer *server)
 		return;
 	clear_source(&server->restart_id);
 	clear_source(&server->settle_id);
-	clear_source(&server->fallback_id);
 	if (server->wake != NULL) {
 		g_source_destroy(server->wake);
 		g_source_unref(server->wake);
@@ -711,7 +561,7 @@ void pyfs_callserver_free(PyfsCallServer *server)
 	}
 	for (guint i = 0; server->draining != NULL && i < server->draining->len; i++)
 		stop_generation(server->draining->pdata[i], pids);
-	wait_for_servers(pids, g_get_monotonic_time() + STOP_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND);
+	pyfs_server_wait_for_exit(pids, g_get_monotonic_time() + STOP_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND);
 	g_clear_pointer(&server->draining, g_ptr_array_unref);
 	g_clear_pointer(&server->hung, g_hash_table_unref);
 	g_clear_pointer(&server->sock, pyfs_callsocket_free);

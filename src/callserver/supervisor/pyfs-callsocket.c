@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib-unix.h>
 
 #include "pyfs-error.h"
 #include "pyfs-label.h"
@@ -124,6 +125,7 @@ PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error)
 	g_autofree char *dir = NULL;
 
 	sock->fd = -1;
+	sock->mountpoint = g_strdup(mountpoint);
 	dir = socket_dir(sock, error);
 	if (dir == NULL)
 		return NULL;
@@ -156,6 +158,32 @@ gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
 	return TRUE;
 }
 
+static gboolean on_refused_call(int fd, GIOCondition condition, gpointer user_data)
+{
+	PyfsCallSocket *sock = user_data;
+	int conn;
+
+	/* Closed before STARTED: the dispatcher runs the call with python3. */
+	while ((conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		close(conn);
+		if (!sock->refusal_told)
+			g_message("Calls of %s start python3 until the call server serves",
+				  sock->mountpoint);
+		sock->refusal_told = TRUE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+void pyfs_callsocket_refuse_calls(PyfsCallSocket *sock, gboolean refuse)
+{
+	if (refuse && sock->refuse_id == 0) {
+		sock->refuse_id = g_unix_fd_add(sock->fd, G_IO_IN, on_refused_call, sock);
+	} else if (!refuse) {
+		g_clear_handle_id(&sock->refuse_id, g_source_remove);
+		sock->refusal_told = FALSE;
+	}
+}
+
 /* Removes @path if it is still @ours: a pyfsd started since on the same
  * mountpoint may own it now. */
 static void remove_ours(const char *path, const struct stat *ours)
@@ -171,6 +199,7 @@ void pyfs_callsocket_free(PyfsCallSocket *sock)
 {
 	if (sock == NULL)
 		return;
+	g_clear_handle_id(&sock->refuse_id, g_source_remove);
 	remove_ours(sock->path, &sock->st);
 	remove_ours(sock->fallback_path, &sock->fallback_st);
 	if (sock->fd >= 0)
@@ -180,5 +209,6 @@ void pyfs_callsocket_free(PyfsCallSocket *sock)
 	g_free(sock->private_dir);
 	g_free(sock->fallback_path);
 	g_free(sock->path);
+	g_free(sock->mountpoint);
 	g_free(sock);
 }

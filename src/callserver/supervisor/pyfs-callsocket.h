@@ -25,6 +25,9 @@ typedef struct {
 	char *fallback_path;	/* path + ".fallback" */
 	struct stat fallback_st;
 	char *private_dir;	/* the mkdtemp() directory, or NULL */
+	char *mountpoint;
+	guint refuse_id;	/* pyfsd accepts the calls itself and closes them */
+	gboolean refusal_told;
 } PyfsCallSocket;
 
 /* Binds and listens on the socket of the mount on @mountpoint. */
@@ -39,6 +42,14 @@ PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error);
  */
 gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
 					const char *const *sys_path, GError **error);
+
+/*
+ * While no call server serves (@refuse), pyfsd accepts each call on the
+ * socket itself and closes it before it starts, which makes its
+ * dispatcher run the call with python3 at once; logged once per outage.
+ * Main thread.
+ */
+void pyfs_callsocket_refuse_calls(PyfsCallSocket *sock, gboolean refuse);
 
 /* Closes the socket and removes both files, if they are still ours. */
 void pyfs_callsocket_free(PyfsCallSocket *sock);
