@@ -11,15 +11,16 @@
  * pyfsd does (the same virtual environment and sys.path, --path as
  * pyfsd's path=), imports what
  * pyfsd tells it to, and serves (pyfs-callserver-process.c). Its log
- * records go to pyfsd over the control channel, so that they reach
- * pyfsd's log with pyfsd's fields; those of its spares go to standard
- * error, which is pyfsd's.
+ * records go to pyfsd (pyfs-callserver-log.c).
+ *
+ * The files, each using only those after it: main, process (the loop:
+ * control, spares, signals), jobs (a call's bookkeeping), spare (a
+ * process about to become a call), log.
  */
 #include "pyfs-python.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,34 +32,6 @@
 #define LISTEN_FD 3
 #define CONTROL_FD 4
 #define CONTROL_SEND_TIMEOUT_S 1
-
-static int log_fd = CONTROL_FD;
-static gboolean log_debug;
-
-void pyfs_callserver_log_to_stderr(void)
-{
-	log_fd = -1;
-}
-
-static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
-				   gpointer user_data)
-{
-	const char *message = NULL;
-
-	if ((level & G_LOG_LEVEL_DEBUG) && !log_debug)
-		return G_LOG_WRITER_HANDLED;
-	for (gsize i = 0; i < n_fields; i++)
-		if (strcmp(fields[i].key, "MESSAGE") == 0 && fields[i].length < 0)
-			message = fields[i].value;
-	if (message == NULL)
-		return G_LOG_WRITER_UNHANDLED;
-	if (log_fd >= 0 &&
-	    pyfs_control_send(log_fd, PYFS_CONTROL_LOG, level & G_LOG_LEVEL_MASK, message) == 0)
-		return G_LOG_WRITER_HANDLED;
-	fprintf(stderr, "pyfs-callserver[%d]: %s\n", (int)getpid(), message);
-	fflush(stderr);
-	return G_LOG_WRITER_HANDLED;
-}
 
 static gboolean is_socket(int fd, int type)
 {
@@ -79,10 +52,11 @@ int main(int argc, char **argv)
 	g_auto(GStrv) path = NULL;
 	PyfsCallServerSetup setup = { .listen_fd = LISTEN_FD, .control_fd = CONTROL_FD };
 	gint parent = 0;
+	gboolean debug = FALSE;
 	GOptionEntry entries[] = {
 		{ "instance", 0, 0, G_OPTION_ARG_FILENAME, &instance, "The mount served", "DIR" },
 		{ "parent", 0, 0, G_OPTION_ARG_INT, &parent, "pyfsd's process id", "PID" },
-		{ "debug", 0, 0, G_OPTION_ARG_NONE, &log_debug, "Log debug messages", NULL },
+		{ "debug", 0, 0, G_OPTION_ARG_NONE, &debug, "Log debug messages", NULL },
 		{ "venv", 0, 0, G_OPTION_ARG_FILENAME, &venv, "The virtual environment", "DIR" },
 		{ "path", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &path, "Append DIR to sys.path", "DIR" },
 		{ NULL },
@@ -110,7 +84,7 @@ int main(int argc, char **argv)
 	 * means it is stuck, and the server goes on without telling it. */
 	setsockopt(CONTROL_FD, SOL_SOCKET, SO_SNDTIMEO,
 		   &(struct timeval){ .tv_sec = CONTROL_SEND_TIMEOUT_S }, sizeof(struct timeval));
-	g_log_set_writer_func(log_writer, NULL, NULL);
+	pyfs_callserver_log_setup(CONTROL_FD, debug);
 	g_set_prgname("pyfs-callserver");
 	if (!pyfs_python_init(venv, (const char *const *)path, &error)) {
 		g_critical("Call server: %s", error->message);

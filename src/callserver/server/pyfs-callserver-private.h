@@ -74,7 +74,6 @@ typedef struct {
 
 /* In pyfs-callserver-process.c: serves until stopped, then exits. */
 G_GNUC_NORETURN void pyfs_callserver_run(const PyfsCallServerSetup *setup);
-void pyfs_callserver_warm_up(Server *s, const char *function, int rounds);
 
 /* In pyfs-callserver-jobs.c. */
 /* The call and whatever it started in its process group, as a terminal signals a job. */
@@ -100,6 +99,11 @@ gint64 pyfs_callserver_sweep_abandoned(Server *s, gint64 now);
 
 /* In pyfs-callserver-spare.c: a spare just forked by the server; never returns. */
 G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s);
+/* pyfs_runner.@function(@rounds), as a spare or the server warms up. */
+void pyfs_callserver_warm_up(Server *s, const char *function, int rounds);
 
-/* In pyfs-callserver-main.c: log records go to stderr from now on, not to pyfsd. */
+/* In pyfs-callserver-log.c: log records go to pyfsd over @control_fd
+ * (debug ones only if @debug)... */
+void pyfs_callserver_log_setup(int control_fd, gboolean debug);
+/* ...or to stderr from now on (a spare). */
 void pyfs_callserver_log_to_stderr(void);

@@ -301,19 +301,6 @@ static void import_module(Server *s, const char *name)
 	tell_pyfsd(s, PYFS_CONTROL_IMPORTED, name);
 }
 
-/* pyfs_runner.@function(@rounds), stdio on /dev/null (see pyfs_runner.warm_up()). */
-void pyfs_callserver_warm_up(Server *s, const char *function, int rounds)
-{
-	PYFS_PYREF result = PyObject_CallMethod(s->runner, function, "i", rounds); /* New reference */
-
-	if (result == NULL) {
-		g_autofree char *reason = pyfs_python_take_exception(NULL);
-
-		/* Calls will run all the same, only slower. */
-		g_debug("Call server: cannot warm up: %s", reason);
-	}
-}
-
 /*
  * The runner's code, run a few times in the server itself, is specialised
  * there (3.11's adaptive interpreter rewrites hot code in place) once for

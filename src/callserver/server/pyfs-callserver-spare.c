@@ -22,6 +22,19 @@
 #include "pyfs-callproto.h"
 #include "pyfs-callserver-private.h"
 
+/* pyfs_runner.@function(@rounds), stdio on /dev/null (see pyfs_runner.warm_up()). */
+void pyfs_callserver_warm_up(Server *s, const char *function, int rounds)
+{
+	PYFS_PYREF result = PyObject_CallMethod(s->runner, function, "i", rounds); /* New reference */
+
+	if (result == NULL) {
+		g_autofree char *reason = pyfs_python_take_exception(NULL);
+
+		/* Calls will run all the same, only slower. */
+		g_debug("Call server: cannot warm up: %s", reason);
+	}
+}
+
 /* How long a spare waits for a connected dispatcher's request. */
 #define REQUEST_TIMEOUT_S 10
 
