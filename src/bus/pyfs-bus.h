@@ -28,13 +28,14 @@ typedef struct _PyfsBus PyfsBus;
 #define PYFS_BUS_MAX_NAMES 4096
 
 /*
- * The check of a method call's names (NULL for none) before anything is
- * imported: at most PYFS_BUS_MAX_NAMES names and PYFS_WRITE_MAX bytes of
- * them (each counted with a newline, as written to run/modules), each a
- * valid module name. Sets PYFS_ERROR_TOO_LARGE, _INVALID_NAME or _ENCODING.
- * Pure: no bus, no Python.
+ * The limits of a method call's names (NULL for none), checked on the
+ * main thread before any task starts: at most PYFS_BUS_MAX_NAMES names and
+ * PYFS_WRITE_MAX bytes of them (each counted with a newline, as written
+ * to run/modules), the limits of a write to the file. Sets
+ * PYFS_ERROR_TOO_LARGE. The names themselves are validated once, by the
+ * registry that every change goes through. Pure: no bus, no Python.
  */
-gboolean pyfs_bus_validate_names(const char *const *names, GError **error);
+gboolean pyfs_bus_check_limits(const char *const *names, GError **error);
 
 /*
  * Sets up the interface over @registry for the mount on @mountpoint, and

@@ -89,11 +89,8 @@ GStrv pyfs_names_parse(const char *buf, gsize len, GError **error)
 	text = g_strndup(buf, len);
 	words = g_strsplit_set(text, " \t\n\r\v\f", -1);
 	for (char **w = words; *w; w++) {
-		if (**w == '\0')
-			continue;
-		if (!pyfs_name_validate(*w, error))
-			return NULL;
-		g_strv_builder_add(builder, *w);
+		if (**w != '\0')
+			g_strv_builder_add(builder, *w);
 	}
 	return g_strv_builder_end(builder);
 }

@@ -25,11 +25,11 @@ gboolean pyfs_name_validate(const char *name, GError **error);
 
 /*
  * Splits what a writer wrote to run/modules into names (separated by any
- * whitespace, one per line being the usual form) and validates each. @len
- * bytes of @buf, which need not be NUL-terminated. Rejects NUL bytes,
- * non-UTF-8 and input over PYFS_WRITE_MAX. Returns a NULL-terminated
- * vector (possibly empty) or NULL with @error set; nothing is partially
- * returned.
+ * whitespace, one per line being the usual form). @len bytes of @buf,
+ * which need not be NUL-terminated. Rejects NUL bytes, non-UTF-8 and
+ * input over PYFS_WRITE_MAX. Returns a NULL-terminated vector (possibly
+ * empty) or NULL with @error set. The names themselves are validated
+ * once, by the registry that every change goes through.
  */
 GStrv pyfs_names_parse(const char *buf, gsize len, GError **error);
 

@@ -13,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pyfs-error.h"
+#include "pyfs-object.h"
 #include "pyfs-registry.h"
 #include "test-gate.h"
 
@@ -312,6 +314,48 @@ START_TEST(test_refused_save_changes_nothing)
 }
 END_TEST
 
+/*
+ * The one place names are validated, for the file and D-Bus alike: a
+ * change with one bad name is refused whole, before any import or save.
+ */
+START_TEST(test_a_bad_name_refuses_the_whole_change)
+{
+	static const char *const initial[] = { "json", NULL };
+	static const char *const some_bad[] = { "csv", "a-b", NULL };
+	static const char *const bad[] = { "a-b", NULL };
+	Disk disk = { 0 };
+	g_autoptr(PyfsRegistry) registry = NULL;
+	g_autoptr(GError) add_error = NULL;
+	g_autoptr(GError) set_error = NULL;
+	g_autoptr(GError) remove_error = NULL;
+	g_autofree char *list = NULL;
+	g_autofree char *history = NULL;
+	gint changes = 0;
+
+	disk_init(&disk);
+	registry = registry_with(&disk, initial);
+	pyfs_registry_add_listener(registry, count_change, &changes);
+
+	ck_assert(!pyfs_registry_add(registry, some_bad, &add_error));
+	ck_assert(g_error_matches(add_error, PYFS_ERROR, PYFS_ERROR_INVALID_NAME));
+	ck_assert(!pyfs_registry_set(registry, bad, &set_error));
+	ck_assert(g_error_matches(set_error, PYFS_ERROR, PYFS_ERROR_INVALID_NAME));
+	ck_assert(!pyfs_registry_remove(registry, "a-b", &remove_error));
+	ck_assert(g_error_matches(remove_error, PYFS_ERROR, PYFS_ERROR_INVALID_NAME));
+	list = list_of(registry);
+	ck_assert_str_eq(list, "json");
+	ck_assert_int_eq(g_atomic_int_get(&changes), 0);
+	history = disk_history(&disk);
+	ck_assert_str_eq(history, "json");
+	{
+		PYFS_GIL_SCOPE gil = pyfs_python_enter();
+
+		ck_assert(!pyfs_object_module_imported("csv"));
+	}
+	disk_clear(&disk);
+}
+END_TEST
+
 /* --- truncation ---------------------------------------------------------------- */
 
 /*
@@ -378,6 +422,7 @@ int main(void)
 	tcase_add_test(saving, test_readers_do_not_wait_for_a_save);
 	tcase_add_test(saving, test_saves_follow_the_order_of_changes);
 	tcase_add_test(saving, test_refused_save_changes_nothing);
+	tcase_add_test(saving, test_a_bad_name_refuses_the_whole_change);
 	tcase_set_timeout(truncation, 3 * GATE_WAIT_S);
 	tcase_add_test(truncation, test_truncation_keeps_a_change_made_meanwhile);
 	suite_add_tcase(s, saving);
