@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "pyfs-fuse-private.h"
+#include "pyfs-wakeup.h"
 
 /* How long a change of the list waits for the main loop to have sent its invalidations. */
 #define LIST_CHANGE_WAIT_US (2 * G_TIME_SPAN_SECOND)
@@ -79,25 +80,13 @@ static gboolean send_queued(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* A source that dispatches once each time it is made ready, from any thread. */
-static gboolean ready_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-	g_source_set_ready_time(source, -1);
-	return callback(user_data);
-}
-
-static GSourceFuncs ready_funcs = { .dispatch = ready_dispatch };
-
 void pyfs_fuse_notify_init(PyfsFs *fs)
 {
 	g_mutex_init(&fs->notify_lock);
 	g_cond_init(&fs->notify_cond);
 	fs->listed = pyfs_registry_snapshot(fs->tree.registry);
 	fs->notify_queue = g_ptr_array_new_with_free_func((GDestroyNotify)inval_free);
-	fs->notify_source = g_source_new(&ready_funcs, sizeof(GSource));
-	g_source_set_callback(fs->notify_source, send_queued, fs, NULL);
-	g_source_set_static_name(fs->notify_source, "[pyfsd] kernel invalidations");
-	g_source_attach(fs->notify_source, NULL);
+	fs->notify_source = pyfs_wakeup_new(send_queued, fs, "[pyfsd] kernel invalidations");
 }
 
 /* Main thread, once the session has ended. */
@@ -128,7 +117,7 @@ static guint64 queue(PyfsFs *fs, fuse_ino_t ino, const char *name)
 		seq = inval->seq = ++fs->notify_queued;
 		g_ptr_array_add(fs->notify_queue, inval);
 	}
-	g_source_set_ready_time(fs->notify_source, 0);
+	pyfs_wakeup_signal(fs->notify_source);
 	return seq;
 }
 

@@ -50,6 +50,7 @@
 #include "pyfs-outbox.h"
 #include "pyfs-programs.h"
 #include "pyfs-server-process.h"
+#include "pyfs-wakeup.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -440,14 +441,6 @@ static gboolean on_wake(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
-static gboolean wake_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
-{
-	g_source_set_ready_time(source, -1);
-	return callback(user_data);
-}
-
-static GSourceFuncs wake_funcs = { .dispatch = wake_dispatch };
-
 static void want(PyfsCallServer *server, guint what)
 {
 	{
@@ -455,7 +448,7 @@ static void want(PyfsCallServer *server, guint what)
 
 		server->wanted |= what;
 	}
-	g_source_set_ready_time(server->wake, 0);
+	pyfs_wakeup_signal(server->wake);
 }
 
 /* Any thread, after a commit. */
@@ -507,10 +500,7 @@ PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServ
 		return NULL;
 	if (!pyfs_callsocket_write_fallback(server->sock, config->venv, config->sys_path, error))
 		return NULL;
-	server->wake = g_source_new(&wake_funcs, sizeof(GSource));
-	g_source_set_callback(server->wake, on_wake, server, NULL);
-	g_source_set_static_name(server->wake, "[pyfsd] call server wanted");
-	g_source_attach(server->wake, NULL);
+	server->wake = pyfs_wakeup_new(on_wake, server, "[pyfsd] call server wanted");
 	pyfs_registry_add_listener(registry, want_new_generation, server);
 	pyfs_callsocket_refuse_calls(server->sock, TRUE);
 	spawn_generation(server);

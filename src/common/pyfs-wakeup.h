@@ -9,7 +9,8 @@
  * Unlike g_main_context_invoke(), the callback never runs on the
  * signalling thread, even while nobody iterates the context (during
  * start-up): what it touches stays the main thread's alone. The daemon's
- * lifecycle and the watchdog cross threads this way only.
+ * lifecycle, the watchdog, the kernel notifications of the mount and the
+ * call server's supervision cross threads this way.
  */
 #pragma once
 
