@@ -2,7 +2,7 @@
 /*
  * What the tree's files share: pyfs-tree.c (the fixed directories, lib/,
  * bin/, dot/ and the time limit) and pyfs-tree-module.c (the inside of a
- * module). Not for other subsystems: they use pyfs-tree.h.
+ * module). The rest of fs/ uses pyfs-tree.h.
  */
 #pragma once
 

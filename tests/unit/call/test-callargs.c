@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * test-callargs: the call command line (DESIGN 4), the script header and the
- * runner protocol, as pyfs-call and pyfsd both see them.
+ * test-callargs: the call command line (README, "Executables"), the
+ * script header and the runner protocol, as pyfs-call and pyfsd both see
+ * them.
  */
 #include <check.h>
 #include <stdlib.h>
