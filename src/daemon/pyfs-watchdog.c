@@ -77,7 +77,12 @@ static gboolean interpreter_answers(GError **error)
 	return TRUE;
 }
 
-gboolean pyfs_health_check(const char *mountpoint, GError **error)
+/*
+ * One health check of the mount on @mountpoint and of the interpreter.
+ * Blocks for as long as either does: never on the main thread. Takes the
+ * GIL; called with no pyfs lock held.
+ */
+static gboolean health_check(const char *mountpoint, GError **error)
 {
 	return mount_answers(mountpoint, error) && interpreter_answers(error);
 }
@@ -98,7 +103,7 @@ static gpointer checker(gpointer data)
 		w->requested = FALSE;
 		g_mutex_unlock(&w->lock);
 
-		passed = pyfs_health_check(w->mountpoint, &error);
+		passed = health_check(w->mountpoint, &error);
 
 		g_mutex_lock(&w->lock);
 		w->busy = FALSE;

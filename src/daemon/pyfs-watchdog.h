@@ -23,13 +23,6 @@ G_BEGIN_DECLS
 typedef struct _PyfsWatchdog PyfsWatchdog;
 
 /*
- * One health check of the mount on @mountpoint and of the interpreter.
- * Blocks for as long as either does: never call it on the main thread.
- * Takes the GIL; call with no pyfs lock held.
- */
-gboolean pyfs_health_check(const char *mountpoint, GError **error);
-
-/*
  * Starts the pings if systemd asked for them (sd_watchdog_enabled());
  * NULL otherwise. Call on the main thread once serving (after READY=1).
  */
