@@ -31,14 +31,12 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
 #include <glib-unix.h>
 #include <systemd/sd-daemon.h>
 
-#include "config.h"
 #include "pyfs-bus.h"
 #include "pyfs-deadline.h"
 #include "pyfs-callserver.h"
