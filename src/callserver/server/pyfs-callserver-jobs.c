@@ -35,7 +35,7 @@ void pyfs_callserver_job_free(gpointer data)
 	g_free(job);
 }
 
-void pyfs_callserver_drop_job(Server *s, Job *job)
+static void drop_job(Server *s, Job *job)
 {
 	if (job->pid > 0)
 		g_hash_table_remove(s->calls, GINT_TO_POINTER(job->pid));
@@ -90,7 +90,7 @@ void pyfs_callserver_job_taken(Server *s, pid_t pid, guint64 value)
 	if (job == NULL || job->pid != 0 || !g_hash_table_contains(s->spares, GINT_TO_POINTER(pid)))
 		return;
 	if (value & TAKEN_FAILED) {
-		pyfs_callserver_drop_job(s, job);
+		drop_job(s, job);
 		return;
 	}
 	g_hash_table_remove(s->spares, GINT_TO_POINTER(pid));
@@ -112,7 +112,7 @@ void pyfs_callserver_call_ended(Server *s, pid_t pid, int status)
 	g_debug("Call server: call %d ended (wait status 0x%x)", pid, status);
 	if (job->conn >= 0)
 		pyfs_call_send_msg(job->conn, PYFS_CALL_MSG_EXIT, status);
-	pyfs_callserver_drop_job(s, job);
+	drop_job(s, job);
 }
 
 /* Messages from the dispatcher of a running call. */

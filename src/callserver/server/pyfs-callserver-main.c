@@ -14,8 +14,9 @@
  * records go to pyfsd (pyfs-callserver-log.c).
  *
  * The files, each using only those after it: main, process (the loop:
- * control, spares, signals), jobs (a call's bookkeeping), spare (a
- * process about to become a call), log.
+ * control, spares, signals), import (the import phase), jobs (a call's
+ * bookkeeping), spare (a process about to become a call), log; each one's
+ * job is listed in pyfs-callserver-private.h.
  */
 #include "pyfs-python.h"
 

@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the call server's process is made of: its main loop
- * (pyfs-callserver-process.c) and a spare that becomes a call
- * (pyfs-callserver-spare.c). The design is told in pyfs-callserver-process.c.
+ * What the files of the call server's process share. The design is told
+ * in pyfs-callserver-process.c. Each file calls only those after it:
+ *
+ *   pyfs-callserver-main.c     the program: options, Python, then the loop
+ *   pyfs-callserver-process.c  the loop: control channel, spares, signals
+ *   pyfs-callserver-import.c   the import phase, until the server serves
+ *   pyfs-callserver-jobs.c     a call's bookkeeping, from queued to ended
+ *   pyfs-callserver-spare.c    a spare, then the call it becomes
+ *   pyfs-callserver-log.c      where log records go
+ *
+ * The Server is the loop's; the others read and change it as it runs.
  */
 #pragma once
 
@@ -75,12 +83,18 @@ typedef struct {
 /* In pyfs-callserver-process.c: serves until stopped, then exits. */
 G_GNUC_NORETURN void pyfs_callserver_run(const PyfsCallServerSetup *setup);
 
+/* In pyfs-callserver-import.c: before the first import (the code watch
+ * begins), each import, and after the last (the server warmed up and
+ * frozen); TRUE from the last if code changed while the server started. */
+void pyfs_callserver_begin_imports(Server *s);
+void pyfs_callserver_import(const char *name);
+gboolean pyfs_callserver_end_imports(Server *s);
+
 /* In pyfs-callserver-jobs.c. */
 /* The call and whatever it started in its process group, as a terminal signals a job. */
 void pyfs_callserver_signal_call(pid_t pid, int sig);
 /* A job's destroy function (jobs_by_id owns them). */
 void pyfs_callserver_job_free(gpointer data);
-void pyfs_callserver_drop_job(Server *s, Job *job);
 /* Jobs queued that no spare has taken yet. */
 guint pyfs_callserver_jobs_waiting(Server *s);
 /* Whether @conn's peer is our own uid; a refusal is logged. */

@@ -8,11 +8,12 @@
  * crash, loop, chdir, change module state or call os._exit), and pyfsd,
  * which has threads, must not fork a copy of itself: pyfsd spawns this
  * server as a program of its own (pyfs-callserver, exec'ed), tells it what
- * to import over the control channel (pyfs-control.h), and supervises it
- * (src/callserver/supervisor/pyfs-callserver.c): a server that dies is started again, and when
- * the module list or the code changes, a new generation is started and,
- * once it serves, the old one drains: it takes no more calls and exits
- * when those it runs have ended.
+ * to import over the control channel (pyfs-control.h; the import itself
+ * is pyfs-callserver-import.c), and supervises it
+ * (src/callserver/supervisor/pyfs-callserver.c): a server that dies is
+ * started again, and when the module list or the code changes, a new
+ * generation is started and, once it serves, the old one drains: it takes
+ * no more calls and exits when those it runs have ended.
  *
  * The server has a single thread, which holds the GIL for good, so that
  * it can fork. What a fork costs is what comes after it: every page a
@@ -59,7 +60,6 @@
 #include "pyfs-python.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -81,11 +81,6 @@
 #define FORK_RETRY_MS 200
 /* How long calls may take to end on SIGTERM when the server stops. */
 #define CALL_GRACE_MS 2000
-
-/* Imported in the server once, so that no call pays for them (see pyfs_runner.py). */
-static const char *const runner_modules[] = {
-	"io", "signal", "select", "json", "inspect", "traceback", NULL,
-};
 
 static void tell_pyfsd(Server *s, PyfsControlType type, const char *name)
 {
@@ -275,101 +270,17 @@ static void read_signals(Server *s)
 		reap(s);
 }
 
-/* What the server holds now is there for good: the collector of a spare
- * or a call need not walk it, and so need not copy its pages. */
-static void freeze(void)
-{
-	PYFS_PYREF gc = PyImport_ImportModule("gc");                             /* New reference */
-	PYFS_PYREF frozen = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL; /* New reference */
-
-	PyErr_Clear();
-}
-
 static void import_module(Server *s, const char *name)
 {
-	PYFS_PYREF module = NULL;
-
 	tell_pyfsd(s, PYFS_CONTROL_IMPORTING, name);
-	module = PyImport_ImportModule(name); /* New reference */
-	if (module == NULL) {
-		g_autofree char *reason = pyfs_python_take_exception(NULL);
-
-		/* python3 would raise the same: each call that needs it will. */
-		g_message("Call server: cannot import %s (calls of it will say why): %s", name,
-			  reason);
-	}
+	pyfs_callserver_import(name);
 	tell_pyfsd(s, PYFS_CONTROL_IMPORTED, name);
-}
-
-/*
- * The runner's code, run a few times in the server itself, is specialised
- * there (3.11's adaptive interpreter rewrites hot code in place) once for
- * all spares, which then copy fewer pages warming up.
- */
-static void warm_up_server(Server *s)
-{
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int saved[3];
-
-	if (null < 0)
-		return;
-	for (int i = 0; i < 3; i++) {
-		saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
-		dup2(null, i);
-	}
-	pyfs_callserver_warm_up(s, "warm_up_server", 10);
-	for (int i = 0; i < 3; i++) {
-		dup2(saved[i], i);
-		close(saved[i]);
-	}
-	close(null);
-}
-
-/*
- * Before the first import: sys.path's directories are watched, and any
- * change made from now on to what is imported from them is queued.
- */
-static void begin_watch(Server *s)
-{
-	g_autoptr(GError) error = NULL;
-	gboolean changed;
-
-	s->watched_ns = pyfs_codewatch_now_ns();
-	s->watch = pyfs_codewatch_new(&error);
-	if (s->watch != NULL &&
-	    !pyfs_codewatch_update(s->watch, s->runner, G_MAXINT64, &changed, &error))
-		g_clear_pointer(&s->watch, pyfs_codewatch_free);
-	if (s->watch == NULL)
-		g_warning("Call server: %s; calls may run code older than the files", error->message);
-}
-
-/* The code imported, watched from now on; stale already if a directory
- * watched only now changed since the watch began. */
-static void watch_code(Server *s)
-{
-	g_autoptr(GError) error = NULL;
-	gboolean changed = FALSE;
-
-	if (s->watch != NULL &&
-	    !pyfs_codewatch_update(s->watch, s->runner, s->watched_ns, &changed, &error)) {
-		g_warning("Call server: %s; calls may run code older than the files",
-			  error->message);
-		g_clear_pointer(&s->watch, pyfs_codewatch_free);
-	}
-	if (changed)
-		become_stale(s, "a source file changed while it started");
 }
 
 static void serve_now(Server *s)
 {
-	for (const char *const *name = runner_modules; *name != NULL; name++) {
-		PYFS_PYREF module = PyImport_ImportModule(*name); /* New reference */
-
-		PyErr_Clear();
-	}
-	warm_up_server(s);
-	freeze();
-	watch_code(s);
+	if (pyfs_callserver_end_imports(s))
+		become_stale(s, "a source file changed while it started");
 	s->phase = PHASE_SERVING;
 	fill_spares(s);
 	tell_pyfsd(s, PYFS_CONTROL_READY, NULL);
@@ -540,7 +451,6 @@ static void setup_signals(Server *s)
 void pyfs_callserver_run(const PyfsCallServerSetup *setup)
 {
 	g_autoptr(GError) error = NULL;
-	PYFS_PYREF trusted = NULL;
 	Server s = {
 		.listen_fd = setup->listen_fd, .control_fd = setup->control_fd,
 		.jobs = { -1, -1 },
@@ -557,13 +467,6 @@ void pyfs_callserver_run(const PyfsCallServerSetup *setup)
 		g_critical("Call server: %s", error->message);
 		_exit(1);
 	}
-	/* Before the first import: no module is run from stale bytecode. */
-	trusted = PyObject_CallMethod(s.runner, "trust_no_stale_bytecode", NULL); /* New reference */
-	if (trusted == NULL) {
-		g_autofree char *reason = pyfs_python_take_exception(NULL);
-
-		g_warning("Call server: %s", reason);
-	}
-	begin_watch(&s);
+	pyfs_callserver_begin_imports(&s);
 	serve(&s);
 }

@@ -46,7 +46,7 @@ void pyfs_callserver_warm_up(Server *s, const char *function, int rounds)
  * other end of the job socket (which must close for the spares to see
  * it end) and the connections of the calls already running.
  */
-static void spare_detach(Server *s)
+static void drop_server_descriptors(Server *s)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	GHashTableIter iter;
@@ -315,7 +315,7 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != s->self)
 		_exit(0);
-	spare_detach(s);
+	drop_server_descriptors(s);
 	prefer_as_oom_victim();
 	pyfs_callserver_warm_up(s, "warm_up", 1);
 	default_fault_signals();
