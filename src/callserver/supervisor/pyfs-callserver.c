@@ -28,7 +28,7 @@
  *
  * Threads: everything here runs in the main loop, but for two entry
  * points: the registry's listener (any thread), which only wakes the main
- * loop, and pyfs_callserver_reload(), which also tells the serving
+ * loop, and pyfs_callserver_reloader(), which also tells the serving
  * generation to stop serving, under @lock, so that no call started after
  * Reload() returns runs the code imported before it.
  */
@@ -457,10 +457,12 @@ static void want_new_generation(const PyfsModlist *now, gpointer user_data)
 	want(user_data, WANT_LIST);
 }
 
-void pyfs_callserver_reload(PyfsCallServer *server)
+gboolean pyfs_callserver_reloader(gpointer user_data, GError **error)
 {
+	PyfsCallServer *server = user_data;
+
 	if (server == NULL)
-		return;
+		return TRUE;
 	{
 		g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server->lock);
 
@@ -471,11 +473,6 @@ void pyfs_callserver_reload(PyfsCallServer *server)
 			pyfs_control_send(server->serving->control_fd, PYFS_CONTROL_RETIRE, 0, NULL);
 	}
 	want(server, WANT_RELOAD);
-}
-
-gboolean pyfs_callserver_reloader(gpointer server, GError **error)
-{
-	pyfs_callserver_reload(server);
 	return TRUE;
 }
 

@@ -2,7 +2,7 @@
 /*
  * pyfsd's side of the call server: the call socket of the mount, and the
  * supervision of the server processes it spawns (see pyfs-callserver.c;
- * the server itself is src/callserver/).
+ * the server itself is src/callserver/server/).
  */
 #pragma once
 
@@ -36,13 +36,11 @@ PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServ
 const char *pyfs_callserver_socket(PyfsCallServer *server);
 
 /*
- * A fresh import of everything for the calls (Reload()): the server
- * serving now takes no more calls (they run with python3 meanwhile), and
- * a new one starts. Any thread.
+ * A fresh import of everything for the calls (Reload()), as a
+ * PyfsReloader of the registry: the server serving now takes no more
+ * calls (they run with python3 meanwhile), and a new one starts. Any
+ * thread; never fails.
  */
-void pyfs_callserver_reload(PyfsCallServer *server);
-
-/* pyfs_callserver_reload() as a PyfsReloader of the registry. */
 gboolean pyfs_callserver_reloader(gpointer server, GError **error);
 
 /*
