@@ -363,7 +363,8 @@ static G_GNUC_NORETURN void serve(Server *s)
 	for (;;) {
 		guint n_calls = g_hash_table_size(s->calls), n = FIRST_CALL;
 		g_autofree struct pollfd *pfds = g_new0(struct pollfd, FIRST_CALL + n_calls);
-		g_autofree Job **polled = g_new0(Job *, n_calls);
+		/* By pid: a call that ends while its messages are read is freed. */
+		g_autofree pid_t *polled = g_new0(pid_t, n_calls);
 		GHashTableIter iter;
 		gpointer job;
 		gint64 now;
@@ -383,7 +384,7 @@ static G_GNUC_NORETURN void serve(Server *s)
 		while (g_hash_table_iter_next(&iter, NULL, &job)) {
 			if (((Job *)job)->conn < 0)
 				continue;
-			polled[n - FIRST_CALL] = job;
+			polled[n - FIRST_CALL] = ((Job *)job)->pid;
 			pfds[n++] = (struct pollfd){ .fd = ((Job *)job)->conn, .events = POLLIN };
 		}
 		if (poll(pfds, n, poll_timeout(s)) < 0 && errno != EINTR) {
@@ -400,13 +401,13 @@ static G_GNUC_NORETURN void serve(Server *s)
 			become_stale(s, "a source file changed");
 		if (s->listen_fd >= 0 && s->phase == PHASE_SERVING && pfds[LISTEN].revents)
 			take_connection(s);
-		/* The calls polled are still there unless a signal ended them. */
+		/* The calls polled are still there unless a signal ended them
+		 * (and freed their job): looked up again, never dereferenced. */
 		for (guint i = FIRST_CALL; i < n; i++) {
-			Job *polled_job = polled[i - FIRST_CALL];
+			Job *polled_job = pfds[i].revents ? g_hash_table_lookup(
+				s->calls, GINT_TO_POINTER(polled[i - FIRST_CALL])) : NULL;
 
-			if (pfds[i].revents &&
-			    g_hash_table_lookup(s->calls, GINT_TO_POINTER(polled_job->pid)) == polled_job &&
-			    polled_job->conn >= 0)
+			if (polled_job != NULL && polled_job->conn == pfds[i].fd)
 				pyfs_callserver_read_messages(s, polled_job);
 		}
 
