@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pyfs-callargs.h"
+#include "test-run.h"
 
 #define EXAMPLE_SCRIPT \
 	"#!/usr/libexec/pyfs/pyfs-call\n" \
@@ -501,11 +502,5 @@ static Suite *callargs_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(callargs_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return test_run(callargs_suite());
 }

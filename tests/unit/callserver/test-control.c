@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "pyfs-control.h"
+#include "test-run.h"
 
 typedef struct {
 	int fds[2];
@@ -172,17 +173,11 @@ int main(void)
 {
 	Suite *s = suite_create("control");
 	TCase *tc = tcase_create("messages");
-	SRunner *runner;
-	int failed;
 
 	tcase_add_test(tc, test_names_one_per_message);
 	tcase_add_test(tc, test_invalid_messages_are_refused);
 	tcase_add_test(tc, test_long_log_text_is_cut_on_a_character);
 	tcase_add_test(tc, test_peer_gone);
 	suite_add_tcase(s, tc);
-	runner = srunner_create(s);
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(s);
 }

@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 
 #include "pyfs-error.h"
+#include "test-run.h"
 
 /* The D-Bus error name GDBus sends for @error. */
 static char *dbus_name(const GError *error)
@@ -96,17 +97,11 @@ int main(void)
 {
 	Suite *s = suite_create("error");
 	TCase *tc = tcase_create("error");
-	SRunner *runner;
-	int failed;
 
 	tcase_add_test(tc, test_state_error_keeps_its_cause);
 	tcase_add_test(tc, test_every_code_has_its_name);
 	tcase_add_test(tc, test_other_domains_are_failed_on_the_bus);
 	tcase_add_test(tc, test_module_and_traceback_travel);
 	suite_add_tcase(s, tc);
-	runner = srunner_create(s);
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(s);
 }

@@ -4,6 +4,7 @@
 
 #include "pyfs-error.h"
 #include "pyfs-names.h"
+#include "test-run.h"
 
 static gboolean valid(const char *name)
 {
@@ -213,11 +214,5 @@ static Suite *names_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(names_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(names_suite());
 }

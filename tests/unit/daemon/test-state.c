@@ -9,6 +9,7 @@
 #include "pyfs-error.h"
 #include "pyfs-label.h"
 #include "pyfs-state.h"
+#include "test-run.h"
 
 static char *joined(GStrv names)
 {
@@ -315,11 +316,5 @@ static Suite *state_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(state_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(state_suite());
 }

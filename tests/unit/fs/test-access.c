@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "pyfs-access.h"
+#include "test-run.h"
 
 #define OWNER 1000
 #define OTHER 65534
@@ -83,8 +84,6 @@ int main(void)
 {
 	Suite *s = suite_create("access");
 	TCase *tc = tcase_create("access");
-	SRunner *runner;
-	int failed;
 
 	/* Each test in a process of its own: the writer is set once per process. */
 	tcase_add_checked_fixture(tc, reset_count, NULL);
@@ -93,9 +92,5 @@ int main(void)
 	tcase_add_test(tc, test_shared_others_read_but_do_not_change);
 	tcase_add_test(tc, test_modes_say_who_may);
 	suite_add_tcase(s, tc);
-	runner = srunner_create(s);
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(s);
 }

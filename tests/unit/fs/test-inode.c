@@ -3,6 +3,7 @@
 #include <check.h>
 
 #include "pyfs-inode.h"
+#include "test-run.h"
 
 static const char *const join[] = { "path", "join", NULL };
 static const char *const sep[] = { "sep", NULL };
@@ -110,17 +111,11 @@ int main(void)
 {
 	Suite *s = suite_create("inode");
 	TCase *tc = tcase_create("inode");
-	SRunner *runner;
-	int failed;
 
 	tcase_add_test(tc, test_identity);
 	tcase_add_test(tc, test_freed_when_forgotten);
 	tcase_add_test(tc, test_fixed_stay);
 	tcase_add_test(tc, test_data_cleared_with_node);
 	suite_add_tcase(s, tc);
-	runner = srunner_create(s);
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(s);
 }

@@ -2,6 +2,7 @@
 #include <check.h>
 
 #include "pyfs-modlist.h"
+#include "test-run.h"
 
 static char *text_of(const PyfsModlist *list)
 {
@@ -96,8 +97,6 @@ int main(void)
 {
 	Suite *s = suite_create("modlist");
 	TCase *tc = tcase_create("state");
-	SRunner *runner;
-	int failed;
 
 	tcase_add_test(tc, test_empty);
 	tcase_add_test(tc, test_add_keeps_order_and_dedups);
@@ -106,9 +105,5 @@ int main(void)
 	tcase_add_test(tc, test_equal_is_ordered);
 	tcase_add_test(tc, test_strv);
 	suite_add_tcase(s, tc);
-	runner = srunner_create(s);
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(s);
 }

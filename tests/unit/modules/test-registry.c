@@ -17,6 +17,7 @@
 #include "pyfs-object.h"
 #include "pyfs-registry.h"
 #include "test-gate.h"
+#include "test-run.h"
 
 /* --- the disk: a commit hook that records, blocks or refuses ---------------- */
 
@@ -413,8 +414,6 @@ int main(void)
 	Suite *s = suite_create("registry");
 	TCase *saving = tcase_create("saving");
 	TCase *truncation = tcase_create("truncation");
-	SRunner *runner;
-	int failed;
 
 	/* Before Check forks each test: the interpreter starts no thread. */
 	g_assert_true(pyfs_python_init(NULL, NULL, NULL));
@@ -427,9 +426,5 @@ int main(void)
 	tcase_add_test(truncation, test_truncation_keeps_a_change_made_meanwhile);
 	suite_add_tcase(s, saving);
 	suite_add_tcase(s, truncation);
-	runner = srunner_create(s);
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(s);
 }

@@ -11,6 +11,7 @@
 #include "pyfs-deadline.h"
 #include "pyfs-error.h"
 #include "test-gate.h"
+#include "test-run.h"
 
 /* The limit: each test waits it out once. */
 #define LIMIT_S 2
@@ -196,8 +197,6 @@ int main(void)
 {
 	Suite *s = suite_create("deadline");
 	TCase *tc = tcase_create("deadline");
-	SRunner *runner;
-	int failed;
 
 	/* Before Check forks each test: the interpreter starts no thread. */
 	g_assert_true(pyfs_python_init(NULL, NULL, NULL));
@@ -206,9 +205,5 @@ int main(void)
 	tcase_add_test(tc, test_timeout_error_spares_the_next_work);
 	tcase_add_test(tc, test_timeout_error_ends_abandoned_work);
 	suite_add_tcase(s, tc);
-	runner = srunner_create(s);
-	srunner_run_all(runner, CK_ENV);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? 0 : 1;
+	return test_run(s);
 }
