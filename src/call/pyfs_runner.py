@@ -589,17 +589,20 @@ def warm_up_server(rounds):
 def _adopt_signals(ignored):
     """As python3 starts under the caller: what the caller ignores stays
     ignored (nohup, a background job's SIGINT); SIGPIPE and SIGXFSZ are
-    ignored (OSError instead); Ctrl-C raises KeyboardInterrupt."""
-    import signal
+    ignored (OSError instead); Ctrl-C raises KeyboardInterrupt. Through
+    _signal, not signal: signal.signal() makes enums of every handler, and
+    that machinery writes to hundreds of pages the child shares with the
+    server, each copied at a fault."""
+    import _signal
     for signum in ignored:
         try:
-            signal.signal(signum, signal.SIG_IGN)
+            _signal.signal(signum, _signal.SIG_IGN)
         except (OSError, ValueError):
             pass
-    for signame in ("SIGPIPE", "SIGXFSZ"):
-        signal.signal(getattr(signal, signame), signal.SIG_IGN)
-    if signal.SIGINT not in ignored:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)
+    if _signal.SIGINT not in ignored:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
 
 
 def _complete(items):
