@@ -103,16 +103,17 @@ void pyfs_callserver_job_taken(Server *s, pid_t pid, guint64 value)
 }
 
 /* The call @pid ended with @status (a wait status) and may not have said so. */
-void pyfs_callserver_call_ended(Server *s, pid_t pid, int status)
+gboolean pyfs_callserver_call_ended(Server *s, pid_t pid, int status)
 {
 	Job *job = g_hash_table_lookup(s->calls, GINT_TO_POINTER(pid));
 
 	if (job == NULL)
-		return;
+		return FALSE;
 	g_debug("Call server: call %d ended (wait status 0x%x)", pid, status);
 	if (job->conn >= 0)
 		pyfs_call_send_msg(job->conn, PYFS_CALL_MSG_EXIT, status);
 	drop_job(s, job);
+	return TRUE;
 }
 
 /* Messages from the dispatcher of a running call. */

@@ -63,6 +63,7 @@ typedef struct {
 	GHashTable *spares;	/* pid -> NULL: forked, and no job taken yet */
 	GHashTable *jobs_by_id;	/* id -> Job *, owned */
 	GHashTable *calls;	/* pid -> Job *, borrowed from jobs_by_id */
+	GHashTable *exiting;	/* pid -> NULL: calls that said they ended, not reaped yet */
 	guint64 next_id;
 	guint failures;		/* spares that died before taking a job, in a row */
 	gint64 retry_at;	/* a fork failed: when to try again; else 0 */
@@ -103,8 +104,9 @@ gboolean pyfs_callserver_peer_is_ours(Server *s, int conn);
 gboolean pyfs_callserver_queue_job(Server *s, guint64 id, int conn);
 /* A spare took job @value's id (or dropped it: TAKEN_FAILED). */
 void pyfs_callserver_job_taken(Server *s, pid_t pid, guint64 value);
-/* The call @pid ended with @status (a wait status): its dispatcher is told. */
-void pyfs_callserver_call_ended(Server *s, pid_t pid, int status);
+/* The call @pid ended with @status (a wait status): its dispatcher is
+ * told; FALSE if @pid is no call (or its end was told already). */
+gboolean pyfs_callserver_call_ended(Server *s, pid_t pid, int status);
 /* Messages from the dispatcher of a running call (signals to relay). */
 void pyfs_callserver_read_messages(Server *s, Job *job);
 /* Drops the jobs no spare took in time (their spare was killed before it

@@ -72,8 +72,10 @@
 #include "pyfs-control.h"
 #include "pyfs-error.h"
 
-/* Spares kept waiting beyond the jobs queued: enough for calls in a row. */
+/* Spares kept waiting beyond the jobs queued: enough for calls in a row
+ * while the server is idle, one while a call starts, runs or exits. */
 #define SPARES_IDLE 2
+#define SPARES_IDLE_BUSY 1
 /* Spares that may die before taking a job, in a row, before the server
  * gives up (pyfsd starts it again, later). */
 #define SPARE_FAILURES_MAX 3
@@ -113,13 +115,21 @@ static void fork_spare(Server *s)
 	g_hash_table_add(s->spares, GINT_TO_POINTER(pid));
 }
 
-/* Enough spares for the jobs waiting, and SPARES_IDLE more while serving. */
+/*
+ * Enough spares for the jobs waiting, and more while serving. A fork, and
+ * the warm-up of the spare it makes, take the CPU from a call that starts,
+ * runs or exits (on some machines, first touching a page is what costs,
+ * and two processes doing so slow each other down): while a call is under
+ * way, one idle spare is enough for the next call, and the others are
+ * made once it has been reaped.
+ */
 static void fill_spares(Server *s)
 {
+	gboolean busy = g_hash_table_size(s->jobs_by_id) > 0 || g_hash_table_size(s->exiting) > 0;
 	guint want = pyfs_callserver_jobs_waiting(s);
 
 	if (s->phase == PHASE_SERVING && !s->stale)
-		want += SPARES_IDLE;
+		want += busy ? SPARES_IDLE_BUSY : SPARES_IDLE;
 	if (s->phase == PHASE_STOPPING || s->phase == PHASE_IMPORTING || s->retry_at != 0)
 		return;
 	while (g_hash_table_size(s->spares) < want && s->retry_at == 0)
@@ -227,6 +237,7 @@ static void reap(Server *s)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		g_hash_table_remove(s->exiting, GINT_TO_POINTER(pid));
 		if (g_hash_table_remove(s->spares, GINT_TO_POINTER(pid))) {
 			/* Retired, or stopping: they leave when told to. */
 			if (s->jobs[0] < 0 || s->phase == PHASE_STOPPING)
@@ -259,8 +270,9 @@ static void read_signals(Server *s)
 
 		if (sig == SIG_TAKEN && si.ssi_code == SI_QUEUE)
 			pyfs_callserver_job_taken(s, si.ssi_pid, si.ssi_ptr);
-		else if (sig == SIG_DONE && si.ssi_code == SI_QUEUE)
-			pyfs_callserver_call_ended(s, si.ssi_pid, W_EXITCODE(si.ssi_int & 0xff, 0));
+		else if (sig == SIG_DONE && si.ssi_code == SI_QUEUE &&
+			 pyfs_callserver_call_ended(s, si.ssi_pid, W_EXITCODE(si.ssi_int & 0xff, 0)))
+			g_hash_table_add(s->exiting, GINT_TO_POINTER(si.ssi_pid));
 		else if (sig == SIGCHLD)
 			children = TRUE;
 		else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
@@ -460,6 +472,7 @@ void pyfs_callserver_run(const PyfsCallServerSetup *setup)
 		.spares = g_hash_table_new(NULL, NULL),
 		.jobs_by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, pyfs_callserver_job_free),
 		.calls = g_hash_table_new(NULL, NULL),
+		.exiting = g_hash_table_new(NULL, NULL),
 	};
 
 	setup_signals(&s);
