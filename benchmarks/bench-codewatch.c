@@ -40,7 +40,7 @@ int main(void)
 		return 1;
 	}
 	PyGILState_Ensure();
-	runner = pyfs_python_load_module("pyfs_runner", pyfs_call_runner_source, &error);
+	runner = pyfs_python_load_module("pyfs_runner", pyfs_call_runner_source, NULL, 0, &error);
 	watch = runner ? pyfs_codewatch_new(&error) : NULL;
 	if (watch == NULL || !pyfs_codewatch_update(watch, runner, G_MAXINT64, &changed, &error)) {
 		fprintf(stderr, "bench-codewatch: %s\n", error->message);

@@ -9,6 +9,7 @@
 #include "pyfs-error.h"
 #include "pyfs-livecode.h"
 #include "pyfs-log.h"
+#include "pyfs-runner-code.h"
 
 typedef struct {
 	PyfsLivecodeListener func;
@@ -267,6 +268,7 @@ PyfsLivecode *pyfs_livecode_new(PyfsRegistry *registry, GError **error)
 		PYFS_PYREF trusted = NULL;
 
 		livecode->runner = pyfs_python_load_module("pyfs_runner", pyfs_call_runner_source,
+							   pyfs_call_runner_code, pyfs_call_runner_code_size,
 							   error);
 		if (livecode->runner == NULL)
 			return NULL;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "pyfs-python.h"
 
+#include <marshal.h>
+
 #include "config.h"
 #include "pyfs-error.h"
 #include "pyfs-venv.h"
@@ -92,11 +94,42 @@ void pyfs_python_fini(void)
 	Py_FinalizeEx();
 }
 
-PyObject *pyfs_python_load_module(const char *name, const char *source, GError **error)
+/* @code's code object if it was compiled for this interpreter (its magic
+ * number says so), else NULL without an exception. New reference. */
+static PyObject *load_code(const unsigned char *code, gsize code_size)
 {
-	PYFS_PYREF code = Py_CompileString(source, name, Py_file_input); /* New reference */
-	PyObject *module = code ? PyImport_ExecCodeModule(name, code) : NULL; /* New reference */
+	long magic = PyImport_GetMagicNumber();
+	const unsigned char ours[4] = {
+		magic & 0xff, (magic >> 8) & 0xff, (magic >> 16) & 0xff, (magic >> 24) & 0xff,
+	};
+	PyObject *object;
 
+	if (magic == -1) {
+		PyErr_Clear();
+		return NULL;
+	}
+	if (code == NULL || code_size <= sizeof(ours) || memcmp(code, ours, sizeof(ours)) != 0)
+		return NULL;
+	object = PyMarshal_ReadObjectFromString((const char *)code + sizeof(ours),
+						 (Py_ssize_t)(code_size - sizeof(ours)));
+	if (object == NULL || !PyCode_Check(object)) {
+		PyErr_Clear();
+		Py_XDECREF(object);
+		return NULL;
+	}
+	return object;
+}
+
+PyObject *pyfs_python_load_module(const char *name, const char *source,
+				  const unsigned char *code, gsize code_size, GError **error)
+{
+	PYFS_PYREF compiled = load_code(code, code_size); /* New reference */
+	PyObject *module = NULL;
+
+	if (compiled == NULL)
+		compiled = Py_CompileString(source, name, Py_file_input);
+	if (compiled != NULL)
+		module = PyImport_ExecCodeModule(name, compiled); /* New reference */
 	if (module == NULL) {
 		g_autofree char *reason = pyfs_python_take_exception(NULL);
 

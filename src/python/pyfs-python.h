@@ -47,10 +47,13 @@ gboolean pyfs_python_check_venv(const char *venv, GError **error);
 void pyfs_python_fini(void);
 
 /*
- * Runs @source as the module @name, registered in sys.modules (GIL held):
- * the module (New reference), or NULL with @error.
+ * Runs the module @name, registered in sys.modules (GIL held): @code when
+ * it is this interpreter's bytecode (a magic number, then a marshalled
+ * code object compiled from @source), else @source compiled now. The
+ * module (New reference), or NULL with @error.
  */
-PyObject *pyfs_python_load_module(const char *name, const char *source, GError **error);
+PyObject *pyfs_python_load_module(const char *name, const char *source,
+				  const unsigned char *code, gsize code_size, GError **error);
 
 typedef struct {
 	PyGILState_STATE state;

@@ -71,6 +71,7 @@
 #include "pyfs-callserver-private.h"
 #include "pyfs-control.h"
 #include "pyfs-error.h"
+#include "pyfs-runner-code.h"
 
 /* Spares kept waiting beyond the jobs queued: enough for calls in a row
  * while the server is idle, one while a call starts, runs or exits. */
@@ -476,7 +477,8 @@ void pyfs_callserver_run(const PyfsCallServerSetup *setup)
 	};
 
 	setup_signals(&s);
-	s.runner = pyfs_python_load_module("pyfs_runner", pyfs_call_runner_source, &error);
+	s.runner = pyfs_python_load_module("pyfs_runner", pyfs_call_runner_source,
+					   pyfs_call_runner_code, pyfs_call_runner_code_size, &error);
 	if (s.runner == NULL) {
 		g_critical("Call server: %s", error->message);
 		_exit(1);
