@@ -42,6 +42,7 @@
 
 #include "pyfs-callargs.h"
 #include "pyfs-callproto.h"
+#include "pyfs-runnerfile.h"
 
 /* What pyfs-call itself reports: bad usage, a bad script (README, "Executables"). */
 #define EXIT_ERROR 2
@@ -303,6 +304,25 @@ static GPtrArray *read_fallback(const char *socket, char **python)
 }
 
 /*
+ * The runner file pyfsd leaves beside the socket at @socket, open (not
+ * close-on-exec) for python3 to load, on a descriptor above 2, which may
+ * have been closed on purpose by the caller; -1 when there is none (the
+ * runner's source then goes on python3's command line).
+ */
+static int open_runner(const char *socket)
+{
+	g_autofree char *file = g_strconcat(socket, ".runner", NULL);
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int high;
+
+	if (fd < 0)
+		return -1;
+	high = fcntl(fd, F_DUPFD, 3);
+	close(fd);
+	return high;
+}
+
+/*
  * pyfs-call --complete SCRIPT WORD [WORD...]: the candidates for the last
  * WORD, being typed on a command line of SCRIPT whose earlier words are
  * the others, one per line on standard output (see the bash completion
@@ -346,6 +366,7 @@ int main(int argc, char **argv)
 	g_autoptr(GPtrArray) fallback = NULL;
 	g_autofree char *text = NULL;
 	g_autofree char *python = g_strdup(PYFS_PYTHON);
+	g_autofree char *runner_fd = NULL;
 	const char *path;
 	uint32_t stdio;
 	gsize len = 0;
@@ -378,10 +399,21 @@ int main(int argc, char **argv)
 
 	if (script->socket)
 		fallback = read_fallback(script->socket, &python);
-	exec_argv = g_ptr_array_new_full(items->len + 4, NULL);
+	/* Beside a fallback file, so written by the same pyfsd. */
+	if (fallback != NULL) {
+		int fd = open_runner(script->socket);
+
+		runner_fd = fd >= 0 ? g_strdup_printf("%d", fd) : NULL;
+	}
+	exec_argv = g_ptr_array_new_full(items->len + 5, NULL);
 	g_ptr_array_add(exec_argv, python);
 	g_ptr_array_add(exec_argv, (char *)"-c");
-	g_ptr_array_add(exec_argv, (char *)pyfs_call_runner_source);
+	if (runner_fd != NULL) {
+		g_ptr_array_add(exec_argv, (char *)pyfs_call_runner_loader);
+		g_ptr_array_add(exec_argv, runner_fd);
+	} else {
+		g_ptr_array_add(exec_argv, (char *)pyfs_call_runner_source);
+	}
 	for (guint i = 0; fallback != NULL && i < fallback->len; i++)
 		g_ptr_array_add(exec_argv, fallback->pdata[i]);
 	for (guint i = 0; i < items->len; i++)

@@ -44,6 +44,33 @@ expect_eq "with the same result" "a/b 0" "$out $status"
 
 mv "$socket" "$socket.moved"
 check "socket gone: python3, silently" via_python3 "$process"
+# The runner file: python3 loads the runner compiled already.
+runner=$socket.runner
+expect_eq "the runner file beside the socket is ours alone" "600" "$(stat -c %a "$runner")"
+run "$lib/pyfs_calls_fixture/runner_given"
+expect_eq "python3 loads the runner from its file" "file 0" "$out $status"
+expect_eq "the runner file is closed before the call" "[0, 1, 2]" "$("$lib/pyfs_calls_fixture/fds")"
+expect_eq "even with the caller's stdin closed" "[1, 2]" "$("$lib/pyfs_calls_fixture/fds" <&-)"
+cp "$runner" "$WORK/runner.saved"
+# Another Python's bytecode: the loader compiles the source the file holds.
+python3 - "$runner" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(4)
+    f.write(b"\xff\xff")
+PY
+run "$lib/pyfs_calls_fixture/runner_given"
+expect_eq "bytecode of another Python: the file's source instead" "file 0" "$out $status"
+run "$lib/os/path/join" a b
+expect_eq "with the same result" "a/b 0" "$out $status"
+# Put back in place, so that pyfsd knows the file as its own at stop.
+cat "$WORK/runner.saved" >"$runner"
+mv "$runner" "$runner.moved"
+run "$lib/pyfs_calls_fixture/runner_given"
+expect_eq "no runner file: the source on python3's command line" "source 0" "$out $status"
+run "$lib/os/path/join" a b
+expect_eq "with the same result" "a/b 0" "$out $status"
+mv "$runner.moved" "$runner"
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$socket"
 check "a dead socket (ECONNREFUSED): python3, silently" via_python3 "$process"
 rm -f "$socket"
@@ -66,5 +93,6 @@ expect_eq "and serves the mount" "os pyfs_calls_fixture" "$(ls "$MNT/lib" | xarg
 
 pyfs_stop
 check "pyfsd stopped: the copy runs with python3" via_python3 "$copy"
+check "pyfsd stopped: its runner file is gone" test ! -e "$runner"
 
 pyfs_finish

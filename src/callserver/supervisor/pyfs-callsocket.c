@@ -12,6 +12,8 @@
 
 #include "pyfs-error.h"
 #include "pyfs-label.h"
+#include "pyfs-runner-code.h"
+#include "pyfs-runnerfile.h"
 
 static gboolean set_errno_error(GError **error, const char *what, const char *path)
 {
@@ -133,6 +135,7 @@ PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error)
 	if (sock->path == NULL)
 		return NULL;
 	sock->fallback_path = g_strconcat(sock->path, ".fallback", NULL);
+	sock->runner_path = g_strconcat(sock->path, ".runner", NULL);
 	sock->fd = listen_on(sock->path, &sock->st, error);
 	if (sock->fd < 0)
 		return NULL;
@@ -144,7 +147,16 @@ gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
 {
 	g_autoptr(GString) text = g_string_new("# pyfsd: how pyfs-call starts python3 for "
 					       "this mount when its call server cannot serve.\n");
+	g_autoptr(GBytes) runner = pyfs_call_runner_file_new(pyfs_call_runner_code,
+							     pyfs_call_runner_code_size);
+	gsize runner_size;
+	const char *runner_data = g_bytes_get_data(runner, &runner_size);
 
+	if (!g_file_set_contents_full(sock->runner_path, runner_data, runner_size,
+				      G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+		return FALSE;
+	if (stat(sock->runner_path, &sock->runner_st) != 0)
+		return set_errno_error(error, "Cannot examine", sock->runner_path);
 	if (venv != NULL && strpbrk(venv, "\n\r") == NULL)
 		g_string_append_printf(text, "python=%s/bin/python\n", venv);
 	for (const char *const *entry = sys_path; entry != NULL && *entry != NULL; entry++)
@@ -202,12 +214,14 @@ void pyfs_callsocket_free(PyfsCallSocket *sock)
 	g_clear_handle_id(&sock->refuse_id, g_source_remove);
 	remove_ours(sock->path, &sock->st);
 	remove_ours(sock->fallback_path, &sock->fallback_st);
+	remove_ours(sock->runner_path, &sock->runner_st);
 	if (sock->fd >= 0)
 		close(sock->fd);
 	if (sock->private_dir != NULL && rmdir(sock->private_dir) != 0)
 		g_debug("Cannot remove %s: %s", sock->private_dir, g_strerror(errno));
 	g_free(sock->private_dir);
 	g_free(sock->fallback_path);
+	g_free(sock->runner_path);
 	g_free(sock->path);
 	g_free(sock->mountpoint);
 	g_free(sock);

@@ -4,7 +4,8 @@
  * files connect (the scripts name it), held by pyfsd for the life of the
  * mount and shared with each call server it spawns; and beside it the
  * fallback file, which tells a dispatcher that cannot be served how to
- * start python3 so that it finds what pyfsd's interpreter finds.
+ * start python3 so that it finds what pyfsd's interpreter finds, and the
+ * runner file, the runner python3 then loads (pyfs-runnerfile.h).
  *
  * Both live in $XDG_RUNTIME_DIR/pyfs/ when that is ours and closed to
  * others (as pam_systemd makes it), else in a fresh mkdtemp() directory;
@@ -24,6 +25,8 @@ typedef struct {
 	struct stat st;		/* to remove the files only while they are ours */
 	char *fallback_path;	/* path + ".fallback" */
 	struct stat fallback_st;
+	char *runner_path;	/* path + ".runner" (pyfs-runnerfile.h) */
+	struct stat runner_st;
 	char *private_dir;	/* the mkdtemp() directory, or NULL */
 	char *mountpoint;
 	guint refuse_id;	/* pyfsd accepts the calls itself and closes them */
@@ -34,11 +37,11 @@ typedef struct {
 PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error);
 
 /*
- * Writes the fallback file: "python=DIR/bin/python" for the virtual
- * environment @venv (if not NULL), which a dispatcher then runs instead
- * of the system's python3, and one "path=DIR" line per entry of @sys_path
- * (pyfsd's sys.path), which it gives python3 as its sys.path. Entries
- * with a line break cannot be written, and are left out.
+ * Writes the runner file, then the fallback file: "python=DIR/bin/python"
+ * for the virtual environment @venv (if not NULL), which a dispatcher then
+ * runs instead of the system's python3, and one "path=DIR" line per entry
+ * of @sys_path (pyfsd's sys.path), which it gives python3 as its sys.path.
+ * Entries with a line break cannot be written, and are left out.
  */
 gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
 					const char *const *sys_path, GError **error);
@@ -51,7 +54,7 @@ gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
  */
 void pyfs_callsocket_refuse_calls(PyfsCallSocket *sock, gboolean refuse);
 
-/* Closes the socket and removes both files, if they are still ours. */
+/* Closes the socket and removes it and the files beside it, if they are still ours. */
 void pyfs_callsocket_free(PyfsCallSocket *sock);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(PyfsCallSocket, pyfs_callsocket_free)
 

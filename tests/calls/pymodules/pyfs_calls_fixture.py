@@ -23,6 +23,16 @@ def process():
             "pgid": os.getpgid(0)}
 
 
+def runner_given():
+    """How the runner reached the python3 the call runs in: "source" (its
+    whole source on the command line), "file" (the loader of the runner
+    file pyfsd writes beside its socket), or "server" (no python3 ran)."""
+    argv = getattr(sys, "orig_argv", [])
+    if len(argv) < 3 or argv[1] != "-c":
+        return "server"
+    return "source" if "def forked_main(" in argv[2] else "file"
+
+
 def set_value(new):
     """Changes module state, as a call may."""
     global value
