@@ -2,7 +2,9 @@
 # bench-calls.sh: what a call of an executable file costs, side by side in
 # one run: through the mount (pyfsd's call server), the same call as
 # `python3 -c`, an exec of /bin/true (the floor of any exec here), the
-# fallback (the script without its socket line: pyfs-call execs python3),
+# fallback (pyfs-call execs python3: with the runner file pyfsd wrote when
+# its server is down, with the runner's source for a copy of the script
+# without its socket line),
 # 20 calls in a row and 8 at once; then how long an edit of a module takes
 # to reach the calls, and what noticing it costs each call. The commands
 # are run in turns (one of each, then again), so that a change of load
@@ -58,14 +60,22 @@ join=$MNT/lib/os/path/join
 fallback=$WORK/join
 outside=$WORK/join-outside
 sed '/^# pyfs-socket:/d' "$join" >"$fallback"
+# A server that is down: a socket nobody listens on, with the files pyfsd
+# writes beside its own.
+socket=$(sed -n 's/^# pyfs-socket: //p' "$join")
+down=$WORK/join-down
+mkdir -p "$WORK/down"
+sed "s|^# pyfs-socket: .*|# pyfs-socket: $WORK/down/pyfs.sock|" "$join" >"$down"
+cp "$socket.fallback" "$WORK/down/pyfs.sock.fallback"
+cp "$socket.runner" "$WORK/down/pyfs.sock.runner"
 cp "$join" "$outside"
-chmod 0755 "$fallback" "$outside"
+chmod 0755 "$fallback" "$outside" "$down"
 grep -q '^# pyfs-socket:' "$join" || echo "bench-calls: warning: the scripts name no call server"
 
 check=$("${PYFS_BENCH_CODEWATCH:-false}" 2>/dev/null | sed -n 's/^codewatch-check-us //p')
 "$PYTHON" - "$RUNS" "$join" "$fallback" "$PYTHON" "$WORK/pyfsd.log" "$outside" \
 	"$WORK/py/benchmod.py" "$MNT/lib/benchmod/value" "${check:-nan}" "$PYFS_CALL" \
-	"$MNT/lib/benchgreet/greet" <<'PY'
+	"$MNT/lib/benchgreet/greet" "$down" <<'PY'
 import os, re, statistics, subprocess, sys, time
 
 runs = int(sys.argv[1])
@@ -74,7 +84,7 @@ log = sys.argv[5]
 outside = sys.argv[6]
 benchmod, value = sys.argv[7:9]
 check_us = float(sys.argv[9].split()[0])
-dispatcher, greet = sys.argv[10:12]
+dispatcher, greet, down = sys.argv[10:13]
 null = os.open(os.devnull, os.O_RDWR)
 actions = [(os.POSIX_SPAWN_DUP2, null, 1)]
 
@@ -176,6 +186,7 @@ cases = {
     "complete": lambda: once([dispatcher, "--complete", greet, "--"]),
     "python": lambda: once(py_c),
     "fallback": lambda: once([fallback, "a", "b"]),
+    "fallback_down": lambda: once([down, "a", "b"]),
     "outside": lambda: once([outside, "a", "b"]),
 }
 rounds = {
@@ -203,7 +214,8 @@ print(f"Medians, {runs} runs each, in turns, on {os.cpu_count()} CPUs "
 print(f"  lib/os/path/join a b, call server        {ms['server']:8.2f} ms")
 print(f"  python3 -c, the same call                {ms['python']:8.2f} ms")
 print(f"  /bin/true (the floor of an exec)         {ms['true']:8.2f} ms")
-print(f"  fallback: pyfs-call execs python3        {ms['fallback']:8.2f} ms")
+print(f"  fallback, server down (runner file)      {ms['fallback_down']:8.2f} ms")
+print(f"  fallback, a copy without its socket line {ms['fallback']:8.2f} ms")
 print(f"  call server, the script outside the mount{ms['outside']:8.2f} ms"
       "   (the rest is FUSE: exec and pyfs-call read it)")
 print(f"  20 calls in a row, per call: server      {ms['row']:8.2f} ms"
@@ -221,7 +233,8 @@ print(f"  call server / python3 -c                 {ms['server'] / ms['python']:
       "   (goal <= 0.15, moonshot 0.1)")
 print(f"  call server / /bin/true                  {ms['server'] / ms['true']:8.3f}"
       "   (goal <= 2)")
-print(f"  fallback / python3 -c                    {ms['fallback'] / ms['python']:8.3f}")
+print(f"  fallback, server down / python3 -c       {ms['fallback_down'] / ms['python']:8.3f}")
+print(f"  fallback, copy / python3 -c              {ms['fallback'] / ms['python']:8.3f}")
 print(f"  in a row: call server / python3 -c       {ms['row'] / ms['row_python']:8.3f}"
       "   (goal <= 0.3, moonshot 0.2)")
 print(f"  8 at once: call server / python3 -c      {ms['parallel'] / ms['parallel_python']:8.3f}"
