@@ -96,6 +96,9 @@ def spawn(argv):
 def reap(pid, argv):
     _, status = os.waitpid(pid, 0)
     if status != 0:
+        # The log goes with the run's directory: what pyfsd said, now.
+        with open(log) as f:
+            sys.stderr.write("".join(f.readlines()[-50:]))
         sys.exit(f"bench-calls: {argv} failed with wait status {status}")
 
 
