@@ -232,36 +232,32 @@ static void drain(Server *s)
 	stop_spares(s);
 }
 
-static void reap(Server *s)
+/* A child reaped: a spare that died before taking a job, or a call. */
+static void child_ended(Server *s, pid_t pid, int status)
 {
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		g_hash_table_remove(s->exiting, GINT_TO_POINTER(pid));
-		if (g_hash_table_remove(s->spares, GINT_TO_POINTER(pid))) {
-			/* Retired, or stopping: they leave when told to. */
-			if (s->jobs[0] < 0 || s->phase == PHASE_STOPPING)
-				continue;
-			/* Killed from outside (the OOM killer prefers spares): replaced. */
-			if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
-				g_message("Call server: a spare (pid %d) was killed", pid);
-				continue;
-			}
-			g_warning("Call server: a spare (pid %d) died idle (wait status 0x%x)",
-				  pid, status);
-			if (++s->failures >= SPARE_FAILURES_MAX) {
-				g_warning("Call server: its spares keep dying; giving up");
-				begin_stop(s, "its spares keep dying");
-			}
-			continue;
-		}
+	g_hash_table_remove(s->exiting, GINT_TO_POINTER(pid));
+	if (!g_hash_table_remove(s->spares, GINT_TO_POINTER(pid))) {
 		pyfs_callserver_call_ended(s, pid, status);
+		return;
+	}
+	/* Retired, or stopping: they leave when told to. */
+	if (s->jobs[0] < 0 || s->phase == PHASE_STOPPING)
+		return;
+	/* Killed from outside (the OOM killer prefers spares): replaced. */
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+		g_message("Call server: a spare (pid %d) was killed", pid);
+		return;
+	}
+	g_warning("Call server: a spare (pid %d) died idle (wait status 0x%x)", pid, status);
+	if (++s->failures >= SPARE_FAILURES_MAX) {
+		g_warning("Call server: its spares keep dying; giving up");
+		begin_stop(s, "its spares keep dying");
 	}
 }
 
-/* Every signal waiting: what spares and calls tell first, then deaths. */
-static void read_signals(Server *s)
+/* The signals waiting (what spares and calls tell, and stop requests);
+ * TRUE if a child exited. */
+static gboolean read_signal_queue(Server *s)
 {
 	struct signalfd_siginfo si;
 	gboolean children = FALSE;
@@ -279,8 +275,36 @@ static void read_signals(Server *s)
 		else if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP)
 			begin_stop(s, g_strsignal(sig));
 	}
-	if (children)
-		reap(s);
+	return children;
+}
+
+/*
+ * Every signal waiting, then the children that exited. A child's exit can
+ * be reaped before its own signals were read (the queue was drained, then
+ * the child took a job, ran its call and exited before waitpid()); but
+ * whatever it queued was queued before it exited: the queue is read again
+ * after each waitpid() round, before the deaths are handled, so that a
+ * call that took its job is never taken for a spare that died idle.
+ */
+static void read_signals(Server *s)
+{
+	typedef struct {
+		pid_t pid;
+		int status;
+	} Ended;
+	gboolean children = read_signal_queue(s);
+
+	while (children) {
+		g_autoptr(GArray) ended = g_array_new(FALSE, FALSE, sizeof(Ended));
+		Ended child;
+
+		while ((child.pid = waitpid(-1, &child.status, WNOHANG)) > 0)
+			g_array_append_val(ended, child);
+		children = read_signal_queue(s);
+		for (guint i = 0; i < ended->len; i++)
+			child_ended(s, g_array_index(ended, Ended, i).pid,
+				    g_array_index(ended, Ended, i).status);
+	}
 }
 
 static void import_module(Server *s, const char *name)
