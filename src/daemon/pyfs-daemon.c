@@ -2,16 +2,19 @@
 /*
  * Start-up order matters:
  *
- *  1. check the mountpoint (clear errors before anything else happens);
+ *  1. check the mountpoint and read pyfsd.conf (clear errors before
+ *     anything else happens);
  *  2. daemonize, unless -f: fork while there is a single thread; the parent
  *     waits on a pipe for the child's "ready" or its error message, so
  *     `pyfsd DIR` returns 0 only once the mount answers;
- *  3. read the user's pyfsd.conf, start Python and restore the module list
- *     (-m, else the saved list, else the default list), which is saved
- *     before every change from then on (still a single thread); then
- *     fork the call server, a copy of this warm interpreter that runs the
- *     executable files' calls (it must be forked while that holds);
- *  4. mount and serve (the FUSE threads start here);
+ *  3. start mounting: fusermount3 runs while the next step does
+ *     (pyfs-fuse-mount.c);
+ *  4. start Python and restore the module list (-m, else the saved list,
+ *     else the default list), which is saved before every change from
+ *     then on; set up the call socket and spawn the call server (a
+ *     program of its own, pyfs-callserver, supervised from the main
+ *     loop); then wait for the mount and serve it (the FUSE threads
+ *     start here: the kernel held what came to the mount before);
  *  5. wait until the mount answers;
  *  6. connect to the session bus and wait (bounded) until the bus names
  *     are settled, then report ready: a client started after READY=1
@@ -345,6 +348,12 @@ static gboolean start(Daemon *d, GError **error)
 {
 	g_autoptr(GError) local = NULL;
 
+	/* fusermount3 mounts while the interpreter starts; the kernel holds
+	 * what comes to the mount until the FUSE threads serve it. */
+	d->fs = pyfs_fs_mount(d->options->mountpoint, d->options->mount_options,
+			      d->options->allow_others, error);
+	if (d->fs == NULL)
+		return FALSE;
 	if (!pyfs_python_init(d->venv, (const char *const *)d->config->path, error))
 		return FALSE;
 	/* Before the first import, whose modules it watches. */
@@ -367,9 +376,7 @@ static gboolean start(Daemon *d, GError **error)
 	pyfs_deadline_start(d->options->timeout, PYFS_DEADLINE_WORKERS);
 	/* Before the FUSE threads: it listens to the registry. */
 	d->bus = pyfs_bus_new(d->registry, d->options->mountpoint);
-	d->fs = pyfs_fs_new(d->registry, d->options->mountpoint, d->options->mount_options,
-			    d->options->allow_others, error);
-	if (d->fs == NULL)
+	if (!pyfs_fs_attach(d->fs, d->registry, error))
 		return FALSE;
 	pyfs_fs_set_call_socket(d->fs, pyfs_callserver_socket(d->calls));
 	pyfs_fs_set_livecode(d->fs, d->livecode);

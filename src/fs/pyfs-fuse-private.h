@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "pyfs-access.h"
+#include "pyfs-fuse-mount.h"
 #include "pyfs-fuse.h"
 #include "pyfs-tree.h"
 
@@ -47,6 +48,8 @@ struct _PyfsFs {
 	GCond served_cond;
 	gboolean served;              /* the session loop has returned (under served_lock) */
 	gboolean mounted;
+	PyfsFuseMount *mounting;      /* the mount under way, until pyfs_fs_attach() */
+	gboolean attached;            /* pyfs_fs_attach() succeeded: the tree is there */
 	PyfsFsEndedFunc ended;
 	gpointer ended_data;
 };

@@ -18,6 +18,7 @@
 #include <gio/gio.h>
 
 #include "pyfs-deadline.h"
+#include "pyfs-fuse-mount.h"
 #include "pyfs-fuse-private.h"
 
 /*
@@ -75,8 +76,8 @@ static void note_list_change(const PyfsModlist *now, gpointer user_data)
 	pyfs_fuse_notify_list_changed(fs);
 }
 
-PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
-		    gboolean allow_others, GError **error)
+PyfsFs *pyfs_fs_mount(const char *mountpoint, const char *options, gboolean allow_others,
+		      GError **error)
 {
 	g_autoptr(PyfsFs) fs = g_new0(PyfsFs, 1);
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -90,16 +91,6 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 		allow_others ? ",allow_other" : "", options ? "," : "", options ? options : "");
 
 	fs->access = pyfs_access_new(getuid(), allow_others);
-
-	/* Made here, on the main thread, whose signal mask their threads inherit. */
-	fs->sweep_source = g_source_new(&sweep_funcs, sizeof(GSource));
-	g_source_set_callback(fs->sweep_source, NULL, fs, NULL);
-	g_source_set_static_name(fs->sweep_source, "[pyfsd] cache sweeper");
-	g_source_attach(fs->sweep_source, NULL);
-	pyfs_tree_init(&fs->tree, registry, wake_sweeper, fs);
-	pyfs_fuse_notify_init(fs);
-	fs->waiters = g_thread_pool_new_full(pyfs_fuse_waiting_serve, fs, pyfs_fuse_waiting_free,
-					     WAITERS, FALSE, NULL);
 	fs->mountpoint = g_strdup(mountpoint);
 	g_mutex_init(&fs->time_lock);
 	g_mutex_init(&fs->handles_lock);
@@ -108,9 +99,6 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 	g_cond_init(&fs->served_cond);
 	fs->uid = getuid();
 	fs->gid = getgid();
-	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
-	fs->modules_time = fs->mount_time;
-	pyfs_registry_add_listener(registry, note_list_change, fs);
 
 	if (fuse_opt_add_arg(&args, "pyfsd") != 0 || fuse_opt_add_arg(&args, "-o") != 0 ||
 	    fuse_opt_add_arg(&args, all_options) != 0) {
@@ -126,12 +114,33 @@ PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *
 			    "Cannot create the FUSE session with options “%s”", all_options);
 		return NULL;
 	}
-	if (fuse_session_mount(fs->session, mountpoint) != 0) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot mount on %s", mountpoint);
+	fs->mounting = pyfs_fuse_mount_begin(fs->session, mountpoint, error);
+	if (fs->mounting == NULL)
 		return NULL;
-	}
-	fs->mounted = TRUE;
 	return g_steal_pointer(&fs);
+}
+
+gboolean pyfs_fs_attach(PyfsFs *fs, PyfsRegistry *registry, GError **error)
+{
+	gboolean mounted = pyfs_fuse_mount_finish(g_steal_pointer(&fs->mounting), error);
+
+	if (!mounted)
+		return FALSE;
+	fs->mounted = TRUE;
+	/* Made here, on the main thread, whose signal mask their threads inherit. */
+	fs->sweep_source = g_source_new(&sweep_funcs, sizeof(GSource));
+	g_source_set_callback(fs->sweep_source, NULL, fs, NULL);
+	g_source_set_static_name(fs->sweep_source, "[pyfsd] cache sweeper");
+	g_source_attach(fs->sweep_source, NULL);
+	pyfs_tree_init(&fs->tree, registry, wake_sweeper, fs);
+	pyfs_fuse_notify_init(fs);
+	fs->waiters = g_thread_pool_new_full(pyfs_fuse_waiting_serve, fs, pyfs_fuse_waiting_free,
+					     WAITERS, FALSE, NULL);
+	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
+	fs->modules_time = fs->mount_time;
+	pyfs_registry_add_listener(registry, note_list_change, fs);
+	fs->attached = TRUE;
+	return TRUE;
 }
 
 /* On the thread that imported afresh (pyfs-livecode.h). */
@@ -255,6 +264,9 @@ void pyfs_fs_free(PyfsFs *fs)
 {
 	if (fs == NULL)
 		return;
+	/* Never attached: the mount under way is waited for, then released. */
+	if (fs->mounting != NULL)
+		fs->mounted = pyfs_fuse_mount_finish(g_steal_pointer(&fs->mounting), NULL);
 	/* A stuck FUSE thread still uses all of it: the exit ends both. */
 	if (!pyfs_fs_stop(fs))
 		return;
@@ -265,7 +277,8 @@ void pyfs_fs_free(PyfsFs *fs)
 	 * goes (each within the time limit); those not started are dropped. */
 	if (fs->waiters != NULL)
 		g_thread_pool_free(g_steal_pointer(&fs->waiters), TRUE, TRUE);
-	pyfs_fuse_notify_clear(fs);
+	if (fs->attached)
+		pyfs_fuse_notify_clear(fs);
 	if (fs->sweep_source != NULL) {
 		g_source_destroy(fs->sweep_source);
 		g_clear_pointer(&fs->sweep_source, g_source_unref);
@@ -291,7 +304,8 @@ void pyfs_fs_free(PyfsFs *fs)
 		g_debug("Timed-out work is still running: the tree is left to the exit");
 		return;
 	}
-	pyfs_tree_clear(&fs->tree);
+	if (fs->attached)
+		pyfs_tree_clear(&fs->tree);
 	pyfs_access_free(fs->access);
 	g_free(fs->mountpoint);
 	g_mutex_clear(&fs->time_lock);

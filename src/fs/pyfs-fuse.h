@@ -33,13 +33,22 @@ void pyfs_fs_block_wake_signal(void);
 typedef void (*PyfsFsEndedFunc)(gpointer user_data);
 
 /*
- * Creates the session and mounts it on @mountpoint with the FUSE mount
- * options @options (comma-separated, may be NULL). With @allow_others,
- * other users may read, list and run (allow_other is added); otherwise
- * only pyfsd's user may use the mount (pyfs-access.h). Does not serve yet.
+ * Creates the session and starts mounting it on @mountpoint with the FUSE
+ * mount options @options (comma-separated, may be NULL), in the
+ * background: the caller may start the interpreter meanwhile (see
+ * pyfs-fuse-mount.c). With @allow_others, other users may read, list and
+ * run (allow_other is added); otherwise only pyfsd's user may use the
+ * mount (pyfs-access.h).
  */
-PyfsFs *pyfs_fs_new(PyfsRegistry *registry, const char *mountpoint, const char *options,
-		    gboolean allow_others, GError **error);
+PyfsFs *pyfs_fs_mount(const char *mountpoint, const char *options, gboolean allow_others,
+		      GError **error);
+
+/*
+ * Waits for the mount and sets up the tree over @registry, once the
+ * interpreter is up. Does not serve yet. FALSE if the mount failed;
+ * pyfs_fs_free() then releases what is left.
+ */
+gboolean pyfs_fs_attach(PyfsFs *fs, PyfsRegistry *registry, GError **error);
 
 /* Serves the mount from a thread pool; @ended as above. */
 gboolean pyfs_fs_start(PyfsFs *fs, PyfsFsEndedFunc ended, gpointer user_data, GError **error);

@@ -50,4 +50,24 @@ pyfs_start -m os -o ro
 check "-o passes mount options" grep -q " $MNT fuse.pyfs ro," /proc/mounts
 pyfs_stop
 
+# The mount is made while the modules import: what comes to it meanwhile
+# waits in the kernel until pyfsd serves, then sees every module.
+gate=$WORK/gate
+mkfifo "$gate"
+export PYFS_TEST_IMPORT_STARTED=$WORK/import-started PYFS_TEST_IMPORT_GATE=$gate
+"$PYFSD" -f -m os -m pyfs_slowimport "$MNT" >>"$PYFS_LOG" 2>&1 &
+PYFS_PID=$!
+check "a start-up import under way" wait_for 30 test -e "$PYFS_TEST_IMPORT_STARTED"
+check "the mount is there already" wait_for 30 grep -qs " $MNT fuse.pyfs " /proc/mounts
+cat "$MNT/run/modules" >"$WORK/early" 2>&1 &
+early=$!
+# Blocked in the kernel, waiting for the session's first answer.
+check "a read meanwhile waits" wait_for 30 \
+	bash -c "grep -q fuse /proc/$early/stack 2>/dev/null || grep -q fuse /proc/$early/wchan 2>/dev/null"
+: >"$gate"
+wait "$early"
+expect_eq "then reads the whole list" "0 $(printf 'os\npyfs_slowimport')" "$? $(cat "$WORK/early")"
+unset PYFS_TEST_IMPORT_STARTED PYFS_TEST_IMPORT_GATE
+pyfs_stop
+
 pyfs_finish
