@@ -54,13 +54,19 @@ def trust_no_stale_bytecode():
 
 
 def _stdlib_dirs():
-    import sysconfig
-    paths = sysconfig.get_paths()
+    """The standard library's directories: os.py's, and those of the base
+    installation (sysconfig's stdlib and platstdlib, found without the
+    milliseconds of importing it), never a virtual environment's, whose
+    lib/pythonX.Y holds its site-packages."""
+    version = "python%d.%d" % sys.version_info[:2]
     dirs = {os.path.dirname(os.__file__)}
-    for key in ("stdlib", "platstdlib"):
-        if key in paths:
-            dirs.add(paths[key])
+    for base in (sys.base_prefix, sys.base_exec_prefix):
+        dirs.add(os.path.join(base, sys.platlibdir, version))
     return tuple(os.path.join(os.path.abspath(d), "") for d in dirs)
+
+
+# What is installed inside a standard library's directory is not part of it.
+_SITE_DIRS = ("site-packages", "dist-packages")
 
 
 def _outside(path, stdlib):
@@ -68,7 +74,12 @@ def _outside(path, stdlib):
     # imports from, and readlink(2) would stop pyfsd under valgrind's
     # fuse-compatible mode, which its tests use.
     path = os.path.abspath(path)
-    return not any(path.startswith(d) or path + os.sep == d for d in stdlib)
+    for d in stdlib:
+        if path + os.sep == d:
+            return False
+        if path.startswith(d):
+            return any(part in _SITE_DIRS for part in path[len(d):].split(os.sep))
+    return True
 
 
 def _module_dict(module):

@@ -34,7 +34,15 @@ expect_eq "whose sys.prefix is the environment too" "$VENV" "$($lib/pyfs_calls_f
 expect_eq "a .pth file of its site-packages is read" "$WORK/elsewhere/pthmod.py" \
 	"$($lib/pthmod/where)"
 check "the log says what it serves" grep -q "Serving 4 modules from $VENV on $MNT" "$PYFS_LOG"
+# The environment's packages live under its lib/pythonX.Y, as the standard
+# library does under the base installation's: they are not the standard
+# library, and an edit shows at once.
+printf 'def hello(name):\n    return "edited hello " + name\nanswer = 43\n' >"$site/venvmod.py"
+expect_eq "an edit of the environment's module shows in the tree" "43" "$(cat "$lib/venvmod/answer")"
+expect_eq "and runs in the next call" "edited hello you" "$($lib/venvmod/hello you)"
 pyfs_stop
+
+printf 'def hello(name):\n    return "venv hello " + name\nanswer = 42\n' >"$site/venvmod.py"
 
 # While no call server serves (one hangs in an import, for 30 s), the calls
 # run with python3: the environment's.
