@@ -73,9 +73,10 @@
 #include "pyfs-error.h"
 #include "pyfs-runner-code.h"
 
-/* Spares kept waiting beyond the jobs queued: enough for calls in a row
- * while the server is idle, one while a call starts, runs or exits. */
-#define SPARES_IDLE 2
+/* Spares kept waiting beyond the jobs queued: enough for a burst of
+ * calls (xargs -P, a pipeline) while the server is idle, each ~1.2 MiB
+ * of memory of its own; one while a call starts, runs or exits. */
+#define SPARES_IDLE 4
 #define SPARES_IDLE_BUSY 1
 /* Spares that may die before taking a job, in a row, before the server
  * gives up (pyfsd starts it again, later). */
