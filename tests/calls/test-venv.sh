@@ -36,10 +36,15 @@ expect_eq "a .pth file of its site-packages is read" "$WORK/elsewhere/pthmod.py"
 check "the log says what it serves" grep -q "Serving 4 modules from $VENV on $MNT" "$PYFS_LOG"
 # The environment's packages live under its lib/pythonX.Y, as the standard
 # library does under the base installation's: they are not the standard
-# library, and an edit shows at once.
-printf 'def hello(name):\n    return "edited hello " + name\nanswer = 43\n' >"$site/venvmod.py"
-expect_eq "an edit of the environment's module shows in the tree" "43" "$(cat "$lib/venvmod/answer")"
+# library, and an edit shows at once (a value read before it, once the
+# kernel's second is over).
+printf 'def hello(name):\n    return "edited hello " + name\nanswer = 43\nedited = True\n' \
+	>"$site/venvmod.py"
+expect_eq "an edit of the environment's module shows in the tree" "True" \
+	"$(cat "$lib/venvmod/edited" 2>&1)"
 expect_eq "and runs in the next call" "edited hello you" "$($lib/venvmod/hello you)"
+check "a value read before the edit is new too" wait_for 5 \
+	bash -c "[ \"\$(cat '$lib/venvmod/answer')\" = 43 ]"
 pyfs_stop
 
 printf 'def hello(name):\n    return "venv hello " + name\nanswer = 42\n' >"$site/venvmod.py"
