@@ -16,7 +16,6 @@
  * when fusermount3 rejects the first attempt's options, as a very old one
  * does; that fork is not waited for.)
  */
-#include <errno.h>
 #include <pthread.h>
 
 #include <gio/gio.h>

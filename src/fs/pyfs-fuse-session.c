@@ -18,7 +18,6 @@
 #include <gio/gio.h>
 
 #include "pyfs-deadline.h"
-#include "pyfs-fuse-mount.h"
 #include "pyfs-fuse-private.h"
 
 /*
