@@ -292,23 +292,37 @@ static void wait_for_bus(Daemon *d)
 			  BUS_SETTLE_TIMEOUT_S);
 }
 
+/* The calls' socket, before the interpreter starts: its files are
+ * written meanwhile. Without it, calls start python3. */
+static void create_call_socket(Daemon *d)
+{
+	g_autoptr(GError) error = NULL;
+
+	d->calls = pyfs_callserver_new(d->options->mountpoint, &error);
+	if (d->calls == NULL)
+		g_warning("No call server (%s): calls start python3", error->message);
+}
+
 /* The calls' warm interpreter; without it, calls start python3. */
 static void start_call_server(Daemon *d)
 {
 	g_autoptr(GError) error = NULL;
-	g_auto(GStrv) sys_path = pyfs_python_sys_path();
+	g_auto(GStrv) sys_path = NULL;
 	PyfsCallServerConfig config = {
-		.mountpoint = d->options->mountpoint,
 		.venv = d->venv,
 		.extra_path = (const char *const *)d->config->path,
-		.sys_path = (const char *const *)sys_path,
 		.timeout_s = d->options->timeout,
 		.debug = d->options->debug,
 	};
 
-	d->calls = pyfs_callserver_start(d->registry, &config, &error);
 	if (d->calls == NULL)
+		return;
+	sys_path = pyfs_python_sys_path();
+	config.sys_path = (const char *const *)sys_path;
+	if (!pyfs_callserver_start(d->calls, d->registry, &config, &error)) {
 		g_warning("No call server (%s): calls start python3", error->message);
+		g_clear_pointer(&d->calls, pyfs_callserver_free);
+	}
 }
 
 /*
@@ -354,6 +368,7 @@ static gboolean start(Daemon *d, GError **error)
 			      d->options->allow_others, error);
 	if (d->fs == NULL)
 		return FALSE;
+	create_call_socket(d);
 	if (!pyfs_python_init(d->venv, (const char *const *)d->config->path, error))
 		return FALSE;
 	/* Before the first import, whose modules it watches. */

@@ -476,33 +476,40 @@ gboolean pyfs_callserver_reloader(gpointer user_data, GError **error)
 	return TRUE;
 }
 
-PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServerConfig *config,
-				      GError **error)
+PyfsCallServer *pyfs_callserver_new(const char *mountpoint, GError **error)
 {
 	g_autoptr(PyfsCallServer) server = g_new0(PyfsCallServer, 1);
 
 	g_mutex_init(&server->lock);
-	server->registry = registry;
-	server->mountpoint = g_strdup(config->mountpoint);
-	server->venv = g_strdup(config->venv);
-	server->extra_path = g_strdupv((char **)config->extra_path);
-	server->timeout_s = config->timeout_s;
-	server->debug = config->debug;
+	server->mountpoint = g_strdup(mountpoint);
 	server->program = pyfs_program_path("callserver/server", "pyfs-callserver");
 	server->draining = g_ptr_array_new_with_free_func((GDestroyNotify)generation_free);
 	server->hung = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	server->backoff_ms = BACKOFF_MIN_MS;
-	server->sock = pyfs_callsocket_new(config->mountpoint, error);
+	server->sock = pyfs_callsocket_new(mountpoint, error);
 	if (server->sock == NULL)
 		return NULL;
+	return g_steal_pointer(&server);
+}
+
+gboolean pyfs_callserver_start(PyfsCallServer *server, PyfsRegistry *registry,
+			       const PyfsCallServerConfig *config, GError **error)
+{
+	g_return_val_if_fail(server->registry == NULL, FALSE);
+
 	if (!pyfs_callsocket_write_fallback(server->sock, config->venv, config->sys_path, error))
-		return NULL;
+		return FALSE;
+	server->registry = registry;
+	server->venv = g_strdup(config->venv);
+	server->extra_path = g_strdupv((char **)config->extra_path);
+	server->timeout_s = config->timeout_s;
+	server->debug = config->debug;
 	server->wake = pyfs_wakeup_new(on_wake, server, "[pyfsd] call server wanted");
 	pyfs_registry_add_listener(registry, want_new_generation, server);
 	pyfs_callsocket_refuse_calls(server->sock, TRUE);
 	spawn_generation(server);
 	g_debug("Calls of %s are served on %s", server->mountpoint, server->sock->path);
-	return g_steal_pointer(&server);
+	return TRUE;
 }
 
 const char *pyfs_callserver_socket(PyfsCallServer *server)

@@ -15,7 +15,6 @@ G_BEGIN_DECLS
 typedef struct _PyfsCallServer PyfsCallServer;
 
 typedef struct {
-	const char *mountpoint;
 	const char *venv;		/* the virtual environment, or NULL */
 	const char *const *extra_path;	/* path= of pyfsd.conf, appended to sys.path */
 	const char *const *sys_path;	/* pyfsd's sys.path, for the fallback */
@@ -24,13 +23,20 @@ typedef struct {
 } PyfsCallServerConfig;
 
 /*
- * Creates the call socket of the mount and spawns the first server, which
- * imports @registry's modules; from then on it follows the registry's
- * changes. Main thread: the supervision runs in its main loop. Until a
- * server serves, calls run with python3.
+ * Creates the call socket of the mount on @mountpoint, and starts writing
+ * the runner file beside it: before the interpreter starts, so that the
+ * two overlap. Calls that connect meanwhile wait in the socket's backlog.
  */
-PyfsCallServer *pyfs_callserver_start(PyfsRegistry *registry, const PyfsCallServerConfig *config,
-				      GError **error);
+PyfsCallServer *pyfs_callserver_new(const char *mountpoint, GError **error);
+
+/*
+ * Writes the fallback file and spawns the first server, which imports
+ * @registry's modules; from then on it follows the registry's changes.
+ * Main thread: the supervision runs in its main loop. Until a server
+ * serves, calls run with python3. On failure @server is to be freed.
+ */
+gboolean pyfs_callserver_start(PyfsCallServer *server, PyfsRegistry *registry,
+			       const PyfsCallServerConfig *config, GError **error);
 
 /* The socket to name in executable files; NULL for a NULL server. */
 const char *pyfs_callserver_socket(PyfsCallServer *server);

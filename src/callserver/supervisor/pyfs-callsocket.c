@@ -121,6 +121,22 @@ static int listen_on(const char *path, struct stat *st, GError **error)
 	return fd;
 }
 
+/* The runner file's writer: only it touches runner_st and runner_error until joined. */
+static gpointer write_runner(gpointer data)
+{
+	PyfsCallSocket *sock = data;
+	g_autoptr(GBytes) runner = pyfs_call_runner_file_new(pyfs_call_runner_code,
+							     pyfs_call_runner_code_size);
+	gsize size;
+	const char *content = g_bytes_get_data(runner, &size);
+
+	if (g_file_set_contents_full(sock->runner_path, content, size,
+				     G_FILE_SET_CONTENTS_CONSISTENT, 0600, &sock->runner_error) &&
+	    stat(sock->runner_path, &sock->runner_st) != 0)
+		set_errno_error(&sock->runner_error, "Cannot examine", sock->runner_path);
+	return NULL;
+}
+
 PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error)
 {
 	g_autoptr(PyfsCallSocket) sock = g_new0(PyfsCallSocket, 1);
@@ -139,7 +155,21 @@ PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error)
 	sock->fd = listen_on(sock->path, &sock->st, error);
 	if (sock->fd < 0)
 		return NULL;
+	sock->runner_writer = g_thread_try_new("pyfs-runner", write_runner, sock, error);
+	if (sock->runner_writer == NULL)
+		return NULL;
 	return g_steal_pointer(&sock);
+}
+
+/* Joins the runner file's writer, if not yet joined; FALSE if it failed. */
+static gboolean join_runner_writer(PyfsCallSocket *sock, GError **error)
+{
+	if (sock->runner_writer != NULL)
+		g_thread_join(g_steal_pointer(&sock->runner_writer));
+	if (sock->runner_error == NULL)
+		return TRUE;
+	g_propagate_error(error, g_steal_pointer(&sock->runner_error));
+	return FALSE;
 }
 
 gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
@@ -147,16 +177,9 @@ gboolean pyfs_callsocket_write_fallback(PyfsCallSocket *sock, const char *venv,
 {
 	g_autoptr(GString) text = g_string_new("# pyfsd: how pyfs-call starts python3 for "
 					       "this mount when its call server cannot serve.\n");
-	g_autoptr(GBytes) runner = pyfs_call_runner_file_new(pyfs_call_runner_code,
-							     pyfs_call_runner_code_size);
-	gsize runner_size;
-	const char *runner_data = g_bytes_get_data(runner, &runner_size);
 
-	if (!g_file_set_contents_full(sock->runner_path, runner_data, runner_size,
-				      G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+	if (!join_runner_writer(sock, error))
 		return FALSE;
-	if (stat(sock->runner_path, &sock->runner_st) != 0)
-		return set_errno_error(error, "Cannot examine", sock->runner_path);
 	if (venv != NULL && strpbrk(venv, "\n\r") == NULL)
 		g_string_append_printf(text, "python=%s/bin/python\n", venv);
 	for (const char *const *entry = sys_path; entry != NULL && *entry != NULL; entry++)
@@ -211,6 +234,8 @@ void pyfs_callsocket_free(PyfsCallSocket *sock)
 {
 	if (sock == NULL)
 		return;
+	/* Before the files are removed: the writer may still be writing one. */
+	join_runner_writer(sock, NULL);
 	g_clear_handle_id(&sock->refuse_id, g_source_remove);
 	remove_ours(sock->path, &sock->st);
 	remove_ours(sock->fallback_path, &sock->fallback_st);

@@ -26,18 +26,26 @@ typedef struct {
 	char *fallback_path;	/* path + ".fallback" */
 	struct stat fallback_st;
 	char *runner_path;	/* path + ".runner" (pyfs-runnerfile.h) */
-	struct stat runner_st;
+	struct stat runner_st;	/* the writer's until joined */
+	GThread *runner_writer;	/* writes the runner file; joined by write_fallback() */
+	GError *runner_error;	/* the writer's until joined */
 	char *private_dir;	/* the mkdtemp() directory, or NULL */
 	char *mountpoint;
 	guint refuse_id;	/* pyfsd accepts the calls itself and closes them */
 	gboolean refusal_told;
 } PyfsCallSocket;
 
-/* Binds and listens on the socket of the mount on @mountpoint. */
+/*
+ * Binds and listens on the socket of the mount on @mountpoint, and starts
+ * writing the runner file beside it in a thread of its own: its content
+ * is fixed, and its 118 KB take milliseconds that pyfsd spends starting
+ * its interpreter meanwhile.
+ */
 PyfsCallSocket *pyfs_callsocket_new(const char *mountpoint, GError **error);
 
 /*
- * Writes the runner file, then the fallback file: "python=DIR/bin/python"
+ * Waits until the runner file is written (its error, if any, is this
+ * function's), then writes the fallback file: "python=DIR/bin/python"
  * for the virtual environment @venv (if not NULL), which a dispatcher then
  * runs instead of the system's python3, and one "path=DIR" line per entry
  * of @sys_path (pyfsd's sys.path), which it gives python3 as its sys.path.
