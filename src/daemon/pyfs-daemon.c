@@ -7,14 +7,16 @@
  *  2. daemonize, unless -f: fork while there is a single thread; the parent
  *     waits on a pipe for the child's "ready" or its error message, so
  *     `pyfsd DIR` returns 0 only once the mount answers;
- *  3. start mounting: fusermount3 runs while the next step does
- *     (pyfs-fuse-mount.c);
+ *  3. start mounting, and make the call socket: fusermount3 runs, and
+ *     the socket's runner file is written, while the next step runs
+ *     (pyfs-fuse-mount.c, pyfs-callsocket.h);
  *  4. start Python and restore the module list (-m, else the saved list,
  *     else the default list), which is saved before every change from
- *     then on; set up the call socket and spawn the call server (a
- *     program of its own, pyfs-callserver, supervised from the main
- *     loop); then wait for the mount and serve it (the FUSE threads
- *     start here: the kernel held what came to the mount before);
+ *     then on; prepare the call server (a program of its own,
+ *     pyfs-callserver, spawned and supervised from the main loop, so
+ *     not before the start-up is over); then wait for the mount and
+ *     serve it (the FUSE threads start here: the kernel held what came
+ *     to the mount before);
  *  5. wait until the mount answers;
  *  6. connect to the session bus and wait (bounded) until the bus names
  *     are settled, then report ready: a client started after READY=1

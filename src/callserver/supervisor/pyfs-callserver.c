@@ -507,7 +507,9 @@ gboolean pyfs_callserver_start(PyfsCallServer *server, PyfsRegistry *registry,
 	server->wake = pyfs_wakeup_new(on_wake, server, "[pyfsd] call server wanted");
 	pyfs_registry_add_listener(registry, want_new_generation, server);
 	pyfs_callsocket_refuse_calls(server->sock, TRUE);
-	spawn_generation(server);
+	/* From the main loop, once pyfsd's start-up is over: a server that
+	 * starts its interpreter meanwhile takes the CPU from it. */
+	server->restart_id = g_idle_add_full(G_PRIORITY_DEFAULT, on_restart, server, NULL);
 	g_debug("Calls of %s are served on %s", server->mountpoint, server->sock->path);
 	return TRUE;
 }

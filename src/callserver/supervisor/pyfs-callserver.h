@@ -30,10 +30,11 @@ typedef struct {
 PyfsCallServer *pyfs_callserver_new(const char *mountpoint, GError **error);
 
 /*
- * Writes the fallback file and spawns the first server, which imports
- * @registry's modules; from then on it follows the registry's changes.
- * Main thread: the supervision runs in its main loop. Until a server
- * serves, calls run with python3. On failure @server is to be freed.
+ * Writes the fallback file; the main loop's first iteration then spawns
+ * the first server, which imports @registry's modules; from then on it
+ * follows the registry's changes. Main thread: the supervision runs in its
+ * main loop. Until a server serves, calls run with python3. On failure
+ * @server is to be freed.
  */
 gboolean pyfs_callserver_start(PyfsCallServer *server, PyfsRegistry *registry,
 			       const PyfsCallServerConfig *config, GError **error);
