@@ -16,7 +16,9 @@ Prints medians of wall time for
 and pyfsd's start-to-mounted time (the median of separate starts), its
 idle RSS, its RSS after the small runs and its RSS with the whole
 standard library listed and walked (once the walk's renderings have
-expired).
+expired). With PYFS_BENCH_BASELINE set to another pyfsd (an older build,
+say), that one's starts are measured too, in turns with this one's, so
+that a change of start-up time is seen side by side in one run.
 Figures only: nothing here passes or fails on a timing.
 
 Cold means the kernel's dentries, inodes and page cache were dropped just
@@ -40,6 +42,7 @@ RUNS = int(os.environ.get("PYFS_BENCH_RUNS", "30"))
 WALK_RUNS = max(3, RUNS // 6)
 START_RUNS = max(3, RUNS // 3)
 PYFSD = os.environ["PYFSD"]
+BASELINE = os.environ.get("PYFS_BENCH_BASELINE")
 ATTR_TIMEOUT_S = 1.0
 
 # Never imported into pyfsd: importing it opens a web browser.
@@ -94,9 +97,9 @@ def wait_mounted(mnt, proc, deadline):
     sys.exit("pyfsd did not mount in time")
 
 
-def start_pyfsd(mnt, env):
+def start_pyfsd(mnt, env, program=PYFSD):
     """pyfsd serving json, os and sys on mnt, once the mount answers."""
-    proc = subprocess.Popen([PYFSD, "-f", "-m", "json", "-m", "os", "-m", "sys", mnt],
+    proc = subprocess.Popen([program, "-f", "-m", "json", "-m", "os", "-m", "sys", mnt],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     wait_mounted(mnt, proc, time.monotonic() + 30)
     return proc
@@ -186,14 +189,15 @@ def main():
                XDG_RUNTIME_DIR=os.path.join(work, "runtime"), PYTHONWARNINGS="ignore")
     os.mkdir(env["XDG_RUNTIME_DIR"], 0o700)
     stdlib = importable_stdlib()
-    starts = []
+    starts = {program: [] for program in (PYFSD, BASELINE) if program}
     for _ in range(START_RUNS):
-        start = time.perf_counter()
-        proc = start_pyfsd(mnt, env)
-        starts.append((time.perf_counter() - start) * 1000)
-        proc.terminate()
-        proc.wait()
-    started_ms = statistics.median(starts)
+        for program, times in starts.items():
+            start = time.perf_counter()
+            proc = start_pyfsd(mnt, env, program)
+            times.append((time.perf_counter() - start) * 1000)
+            proc.terminate()
+            proc.wait()
+    started_ms = statistics.median(starts[PYFSD])
     proc = start_pyfsd(mnt, env)
     try:
         time.sleep(0.5)  # whatever pyfsd does right after mounting
@@ -259,6 +263,9 @@ def main():
                  walk_ms["tmpfs", "warm"], "<= 2x (moonshot 1.5x)")):
             print(f"{label:34}{a:10.2f}{b:10.2f}{a / b:7.2f}x   {goal}")
         print(f"{'start to mounted (ms)':34}{started_ms:10.1f}{'':18}   <= 50")
+        if BASELINE:
+            print(f"{'  the same, PYFS_BENCH_BASELINE':34}"
+                  f"{statistics.median(starts[BASELINE]):10.1f}   ({BASELINE})")
         print(f"{'idle RSS after start (MiB)':34}{idle_rss / 1024:10.1f}{'':18}   <= 16")
         print(f"{'RSS after the small runs (MiB)':34}{small_rss / 1024:10.1f}")
         print(f"{'RSS, standard library (MiB)':34}{walked_rss / 1024:10.1f}{'':18}   <= 64")
