@@ -4,7 +4,7 @@
 # exit status; the server lives and dies with pyfsd.
 . "$(dirname "$0")/lib.sh"
 
-pyfs_start -m os -m json -m sys -m ctypes -m pyfs_calls_fixture
+pyfs_start -m os -m json -m sys -m ctypes -m _json -m pyfs_calls_fixture
 cd "$WORK" || exit 1
 lib=$MNT/lib
 fixture=$lib/pyfs_calls_fixture
@@ -24,6 +24,11 @@ out=$($fixture/process)
 expect_eq "a call is a child of the call server" "$server" "$(field ppid "$out")"
 expect_eq "in a session of its own" "$(field pid "$out")" "$(field sid "$out")"
 expect_eq "the call's result" "a/b" "$($lib/os/path/join a b)"
+# Extension modules, shared objects of the interpreter's lib-dynload, find
+# the C API in pyfsd and in the server, however libpython is linked.
+check "pyfsd imported an extension module's shared object" \
+	bash -c "[[ \$(cat '$lib/_json/__file__') == */lib-dynload/*.so ]]"
+expect_eq "and the call server runs it" '"x"' "$($lib/_json/encode_basestring_ascii x)"
 
 # The caller's world.
 mkdir -p "$WORK/sub"
