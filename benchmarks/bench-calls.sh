@@ -220,7 +220,7 @@ print(f"  /bin/true (the floor of an exec)         {ms['true']:8.2f} ms")
 print(f"  fallback, server down (runner file)      {ms['fallback_down']:8.2f} ms")
 print(f"  fallback, a copy without its socket line {ms['fallback']:8.2f} ms")
 print(f"  call server, the script outside the mount{ms['outside']:8.2f} ms"
-      "   (the rest is FUSE: exec and pyfs-call read it)")
+      "   (the same server; the script read from TMPDIR, not through FUSE)")
 print(f"  20 calls in a row, per call: server      {ms['row']:8.2f} ms"
       f"   python3 -c {ms['row_python']:6.2f} ms")
 print(f"  8 calls at once, total: server           {ms['parallel']:8.2f} ms"
