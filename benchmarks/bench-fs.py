@@ -14,7 +14,11 @@ Prints medians of wall time for
   their d_type, symlinks not followed), cold and warm, against a copy of
   the same tree on tmpfs; and the same tree read by `grep -r` itself,
   which, unlike Python's open(), asks no file whether it is a terminal
-  (one request fewer per file);
+  (one request fewer per file); and both again on libfuse's own example
+  filesystem passthrough_ll serving the tmpfs copy with the kernel caching
+  pyfs asks for (kept pages, one-second timeouts), when the build found it
+  (PYFS_BENCH_PASSTHROUGH): what the walk costs through FUSE on this
+  machine with a filesystem that only passes calls through;
 and pyfsd's start-to-mounted time (the median of separate starts), its
 idle RSS, its RSS after the small runs and its RSS with the whole
 standard library listed and walked (once the walk's renderings have
@@ -45,6 +49,7 @@ WALK_RUNS = max(3, RUNS // 6)
 START_RUNS = max(3, RUNS // 3)
 PYFSD = os.environ["PYFSD"]
 BASELINE = os.environ.get("PYFS_BENCH_BASELINE")
+PASSTHROUGH = os.environ.get("PYFS_BENCH_PASSTHROUGH")
 ATTR_TIMEOUT_S = 1.0
 
 # Never imported into pyfsd: importing it opens a web browser.
@@ -105,6 +110,26 @@ def start_pyfsd(mnt, env, program=PYFSD):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     wait_mounted(mnt, proc, time.monotonic() + 30)
     return proc
+
+
+def start_passthrough(source, mnt):
+    """libfuse's passthrough_ll serving @source on @mnt, once mounted, with
+    the kernel caching pyfs asks for: pages kept at open, attributes and
+    entries for one second."""
+    proc = subprocess.Popen([PASSTHROUGH, "-f", "-o", f"source={source},cache=always,timeout=1",
+                             mnt], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not os.path.ismount(mnt):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"{PASSTHROUGH} did not mount {mnt}")
+        time.sleep(0.0005)
+    return proc
+
+
+def stop_passthrough(proc, mnt):
+    subprocess.run(["fusermount3", "-u", mnt], stderr=subprocess.DEVNULL)
+    proc.terminate()
+    proc.wait()
 
 
 def importable_stdlib():
@@ -201,6 +226,8 @@ def main():
             proc.wait()
     started_ms = statistics.median(starts[PYFSD])
     proc = start_pyfsd(mnt, env)
+    passthrough = None
+    passthrough_mnt = os.path.join(work, "passthrough")
     try:
         time.sleep(0.5)  # whatever pyfsd does right after mounting
         idle_rss = rss_kib(proc.pid)
@@ -233,6 +260,10 @@ def main():
         copy = os.path.join(shm, "lib")
         copy_tree(os.path.join(mnt, "lib"), copy)
         trees = {"pyfs": os.path.join(mnt, "lib"), "tmpfs": copy}
+        if PASSTHROUGH:
+            os.mkdir(passthrough_mnt)
+            passthrough = start_passthrough(copy, passthrough_mnt)
+            trees["passthrough_ll"] = passthrough_mnt
         counts = {}
         times = {(tree, way, state): [] for tree in trees for way in ("walk", "grep")
                  for state in ("cold", "warm")}
@@ -274,6 +305,22 @@ def main():
                 ("  grep -r of it, warm (ms)", walk_ms["pyfs", "grep", "warm"],
                  walk_ms["tmpfs", "grep", "warm"], "")):
             print(f"{label:34}{a:10.2f}{b:10.2f}{a / b:7.2f}x   {goal}")
+        if passthrough:
+            print("the same trees through libfuse's passthrough_ll (the tmpfs copy, as pyfs caches):")
+            print(f"{'':34}{'pass_ll':>10}{'tmpfs':>10}{'ratio':>8}   pyfs/pass_ll")
+            if counts["passthrough_ll"] != counts["tmpfs"]:
+                print(f"  (it read {counts['passthrough_ll'][0]} files, "
+                      f"{counts['passthrough_ll'][1]} bytes)")
+            for way, state, label in (("walk", "cold", "standard library walk, cold (ms)"),
+                                      ("walk", "warm", "standard library walk, warm (ms)"),
+                                      ("grep", "cold", "  grep -r of it, cold (ms)"),
+                                      ("grep", "warm", "  grep -r of it, warm (ms)")):
+                a = walk_ms["passthrough_ll", way, state]
+                b = walk_ms["tmpfs", way, state]
+                print(f"{label:34}{a:10.2f}{b:10.2f}{a / b:7.2f}x   "
+                      f"{walk_ms['pyfs', way, state] / a:.2f}x")
+        else:
+            print("(libfuse's passthrough_ll not built: its example source was not found)")
         print(f"{'start to mounted (ms)':34}{started_ms:10.1f}{'':18}   <= 50")
         if BASELINE:
             print(f"{'  the same, PYFS_BENCH_BASELINE':34}"
@@ -282,6 +329,8 @@ def main():
         print(f"{'RSS after the small runs (MiB)':34}{small_rss / 1024:10.1f}")
         print(f"{'RSS, standard library (MiB)':34}{walked_rss / 1024:10.1f}{'':18}   <= 64")
     finally:
+        if passthrough:
+            stop_passthrough(passthrough, passthrough_mnt)
         proc.terminate()
         proc.wait()
         subprocess.run(["rm", "-rf", shm])
