@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-calls.sh: what a call of an executable file costs, side by side in
 # one run: through the mount (pyfsd's call server), the same call as
-# `python3 -c`, an exec of /bin/true (the floor of any exec here), the
+# `python3 -c`, an exec of /bin/true (the floor of any exec here) and of a
+# script whose #! line names /bin/true (the floor of any script), the
 # fallback (pyfs-call execs python3: with the runner file pyfsd wrote when
 # its server is down, with the runner's source for a copy of the script
 # without its socket line),
@@ -69,13 +70,17 @@ sed "s|^# pyfs-socket: .*|# pyfs-socket: $WORK/down/pyfs.sock|" "$join" >"$down"
 cp "$socket.fallback" "$WORK/down/pyfs.sock.fallback"
 cp "$socket.runner" "$WORK/down/pyfs.sock.runner"
 cp "$join" "$outside"
-chmod 0755 "$fallback" "$outside" "$down"
+# The floor of any executable that is a script, as every executable of the
+# mount is: the kernel reads the #! line, then execs the interpreter.
+script_floor=$WORK/true-script
+printf '#!/bin/true\n' >"$script_floor"
+chmod 0755 "$fallback" "$outside" "$down" "$script_floor"
 grep -q '^# pyfs-socket:' "$join" || echo "bench-calls: warning: the scripts name no call server"
 
 check=$("${PYFS_BENCH_CODEWATCH:-false}" 2>/dev/null | sed -n 's/^codewatch-check-us //p')
 "$PYTHON" - "$RUNS" "$join" "$fallback" "$PYTHON" "$WORK/pyfsd.log" "$outside" \
 	"$WORK/py/benchmod.py" "$MNT/lib/benchmod/value" "${check:-nan}" "$PYFS_CALL" \
-	"$MNT/lib/benchgreet/greet" "$down" <<'PY'
+	"$MNT/lib/benchgreet/greet" "$down" "$script_floor" <<'PY'
 import os, re, statistics, subprocess, sys, time
 
 runs = int(sys.argv[1])
@@ -84,7 +89,7 @@ log = sys.argv[5]
 outside = sys.argv[6]
 benchmod, value = sys.argv[7:9]
 check_us = float(sys.argv[9].split()[0])
-dispatcher, greet, down = sys.argv[10:13]
+dispatcher, greet, down, script_floor = sys.argv[10:14]
 null = os.open(os.devnull, os.O_RDWR)
 actions = [(os.POSIX_SPAWN_DUP2, null, 1)]
 
@@ -185,6 +190,7 @@ py_c = [python, "-c", 'import os.path; print(os.path.join("a","b"))']
 cases = {
     "server": lambda: once([join, "a", "b"]),
     "true": lambda: once(["/bin/true"]),
+    "script": lambda: once([script_floor]),
     # What a TAB runs (data/pyfsd.bash): the options of greet, from the server.
     "complete": lambda: once([dispatcher, "--complete", greet, "--"]),
     "python": lambda: once(py_c),
@@ -217,6 +223,7 @@ print(f"Medians, {runs} runs each, in turns, on {os.cpu_count()} CPUs "
 print(f"  lib/os/path/join a b, call server        {ms['server']:8.2f} ms")
 print(f"  python3 -c, the same call                {ms['python']:8.2f} ms")
 print(f"  /bin/true (the floor of an exec)         {ms['true']:8.2f} ms")
+print(f"  a script #!/bin/true (a script's floor)  {ms['script']:8.2f} ms")
 print(f"  fallback, server down (runner file)      {ms['fallback_down']:8.2f} ms")
 print(f"  fallback, a copy without its socket line {ms['fallback']:8.2f} ms")
 print(f"  call server, the script outside the mount{ms['outside']:8.2f} ms"
@@ -242,6 +249,8 @@ print(f"  call server / python3 -c                 {ms['server'] / ms['python']:
 print(f"  call server / /bin/true                  {ms['server'] / ms['true']:8.3f}"
       "   (goal <= 2)")
 print(f"  the same, 90th percentiles               {p90['server'] / p90['true']:8.3f}")
+print(f"  a script #!/bin/true / /bin/true         {ms['script'] / ms['true']:8.3f}"
+      "   (what any script pays for its #! line)")
 print(f"  fallback, server down / python3 -c       {ms['fallback_down'] / ms['python']:8.3f}")
 print(f"  fallback, copy / python3 -c              {ms['fallback'] / ms['python']:8.3f}")
 print(f"  in a row: call server / python3 -c       {ms['row'] / ms['row_python']:8.3f}"
