@@ -159,9 +159,10 @@ static void start_call(int sock, uint32_t stdio, int cwd, sigset_t *early)
 	sigemptyset(early);
 }
 
-/* How long a call waits for STARTED, and a completion (a TAB does not
- * wait long for a server stopped or stuck). */
-#define COMPLETE_START_TIMEOUT_MS 300
+/* How long a completion waits for STARTED: a TAB does not wait long for
+ * a server stopped or stuck, but long enough for one that a loaded
+ * machine slows down (a TAB that offers nothing then looks broken). */
+#define COMPLETE_START_TIMEOUT_MS 1000
 
 /*
  * Waits for the call's end, relaying signals, and ends like it. Returns if
