@@ -121,6 +121,8 @@ def start_passthrough(source, mnt):
     deadline = time.monotonic() + 30
     while not os.path.ismount(mnt):
         if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
             sys.exit(f"{PASSTHROUGH} did not mount {mnt}")
         time.sleep(0.0005)
     return proc
