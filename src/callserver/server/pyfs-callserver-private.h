@@ -8,6 +8,7 @@
  *   pyfs-callserver-import.c   the import phase, until the server serves
  *   pyfs-callserver-jobs.c     a call's bookkeeping, from queued to ended
  *   pyfs-callserver-spare.c    a spare, then the call it becomes
+ *   pyfs-callserver-hotpages.c the pages a call writes, copied ahead
  *   pyfs-callserver-log.c      where log records go
  *
  * The Server is the loop's; the others read and change it as it runs.
@@ -41,6 +42,12 @@ typedef struct {
 	gsize in_len;
 } Job;
 
+/* A run of pages, by address and length in bytes. */
+typedef struct {
+	guint64 start;
+	guint64 length;
+} PyfsPageRange;
+
 typedef enum {
 	PHASE_IMPORTING,	/* importing what pyfsd asks, until SERVE */
 	PHASE_SERVING,
@@ -69,6 +76,7 @@ typedef struct {
 	gint64 retry_at;	/* a fork failed: when to try again; else 0 */
 	gboolean fork_failing;
 	gint64 kill_at;		/* stopping: when calls left get SIGKILL; else 0 */
+	GArray *hot_pages;	/* PyfsPageRange: what a warm-up writes; NULL if unknown */
 } Server;
 
 /*
@@ -117,6 +125,19 @@ gint64 pyfs_callserver_sweep_abandoned(Server *s, gint64 now);
 G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s);
 /* pyfs_runner.@function(@rounds), as a spare or the server warms up. */
 void pyfs_callserver_warm_up(Server *s, const char *function, int rounds);
+/* Sets s->hot_pages from a probe that warms up as a spare (it waits for
+ * it, within a bound); left NULL if that fails, which is logged. */
+void pyfs_callserver_learn_hot_pages(Server *s);
+
+/* In pyfs-callserver-hotpages.c. */
+/* The private writable pages that this process holds alone, as ranges
+ * (PyfsPageRange); NULL with @error if /proc cannot tell. */
+GArray *pyfs_callserver_hot_pages_scan(GError **error);
+/* Copies ahead, with MADV_POPULATE_WRITE, the pages of @ranges still
+ * mapped; NULL-safe. */
+void pyfs_callserver_hot_pages_populate(const GArray *ranges);
+/* How many pages @ranges holds. */
+guint64 pyfs_callserver_hot_pages_count(const GArray *ranges);
 
 /* In pyfs-callserver-log.c: log records go to pyfsd over @control_fd
  * (debug ones only if @debug)... */

@@ -23,9 +23,12 @@
  * have run the runner's machinery once on /dev/null
  * (pyfs_runner.warm_up(), after the server itself ran it, so that the
  * code specialised by 3.11's adaptive interpreter is shared) and wait for
- * a job. The server accepts each connection itself: it checks the peer's
- * uid, and whether the code it imported is still the code on disk
- * (pyfs-codewatch.h: one read of an inotify descriptor); then it queues
+ * a job. Which pages that warm-up writes, a probe learned once, before
+ * the server served; each spare copies them first, in a few system calls
+ * rather than a page fault each (pyfs-callserver-hotpages.c). The server
+ * accepts each connection itself: it checks the peer's uid, and whether
+ * the code it imported is still the code on disk (pyfs-codewatch.h: one
+ * read of an inotify descriptor); then it queues
  * the connection on the job socket, where the first idle spare takes it,
  * reads the request, says so (sigqueue), and becomes the call
  * (pyfs-callserver-spare.c; the jobs' bookkeeping is in
@@ -319,6 +322,8 @@ static void serve_now(Server *s)
 {
 	if (pyfs_callserver_end_imports(s))
 		become_stale(s, "a source file changed while it started");
+	if (!s->stale)
+		pyfs_callserver_learn_hot_pages(s);
 	s->phase = PHASE_SERVING;
 	fill_spares(s);
 	tell_pyfsd(s, PYFS_CONTROL_READY, NULL);

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pages a call writes, copied ahead of it in a few system calls.
+ *
+ * A spare is a fork of the call server: it shares the server's memory
+ * until it writes to a page, which the kernel then copies at a page fault.
+ * A call writes a few hundred of the server's pages (CPython counts the
+ * references of every object it touches), and where a fault is dear (tens
+ * of microseconds under some hypervisors) those faults are most of what a
+ * spare's warm-up costs. Which pages they are does not change while the
+ * server serves, as it runs no Python code then. So a probe, a child that
+ * warms up as a spare does (pyfs-callserver-spare.c), lists the private
+ * pages it then holds alone: those it copied, and those it added to
+ * mappings it inherited. Each spare then copies those ranges with
+ * madvise(MADV_POPULATE_WRITE), one system call per range, before its own
+ * warm-up. What the copy does is what the faults would have done: a range
+ * no longer mapped, or a kernel without that advice (before 5.14), only
+ * leaves the faults to the warm-up, as before.
+ */
+#include "pyfs-python.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "pyfs-callserver-private.h"
+
+/* /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst): one
+ * 64-bit entry per page; these two bits are readable without privilege. */
+#define PAGEMAP_PRESENT (UINT64_C(1) << 63)
+#define PAGEMAP_EXCLUSIVE (UINT64_C(1) << 56)
+/* Entries read at a time, on the stack: the probe's heap stays as the
+ * warm-up left it, or the spares would copy the scan's buffers too. */
+#define PAGEMAP_CHUNK 512
+/* Larger mappings are reservations (a sanitizer's shadow memory, its
+ * allocator's space), not memory a fork shares page by page: each page
+ * would cost an entry to read, for terabytes. */
+#define MAPPING_MAX (G_GUINT64_CONSTANT(256) << 20)
+
+static void add_page(GArray *ranges, guint64 address, guint64 size)
+{
+	PyfsPageRange *last = ranges->len > 0 ?
+		&g_array_index(ranges, PyfsPageRange, ranges->len - 1) : NULL;
+	PyfsPageRange range = { address, size };
+
+	if (last != NULL && last->start + last->length == address)
+		last->length += size;
+	else
+		g_array_append_val(ranges, range);
+}
+
+/* The pages of [@start, @end) that are present and ours alone, into @ranges. */
+static gboolean scan_mapping(int pagemap, guint64 start, guint64 end, guint64 page_size,
+			     GArray *ranges, GError **error)
+{
+	guint64 entries[PAGEMAP_CHUNK];
+
+	for (guint64 address = start; address < end;) {
+		gsize want = MIN((end - address) / page_size, PAGEMAP_CHUNK);
+		ssize_t got = pread(pagemap, entries, want * sizeof(entries[0]),
+				    (off_t)(address / page_size * sizeof(entries[0])));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+				    "Cannot read /proc/self/pagemap: %s", g_strerror(errno));
+			return FALSE;
+		}
+		if (got < (ssize_t)sizeof(entries[0]))
+			return TRUE;
+		for (gsize i = 0; i < (gsize)got / sizeof(entries[0]); i++)
+			if ((entries[i] & PAGEMAP_PRESENT) && (entries[i] & PAGEMAP_EXCLUSIVE))
+				add_page(ranges, address + i * page_size, page_size);
+		address += (guint64)got / sizeof(entries[0]) * page_size;
+	}
+	return TRUE;
+}
+
+GArray *pyfs_callserver_hot_pages_scan(GError **error)
+{
+	g_autoptr(GArray) ranges = g_array_new(FALSE, FALSE, sizeof(PyfsPageRange));
+	guint64 page_size = (guint64)sysconf(_SC_PAGESIZE);
+	char line[PATH_MAX + 128];
+	FILE *maps = fopen("/proc/self/maps", "re");
+	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	gboolean ok = maps != NULL && pagemap >= 0;
+
+	if (!ok)
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+			    "Cannot open /proc/self/%s: %s", maps == NULL ? "maps" : "pagemap",
+			    g_strerror(errno));
+	/* Private writable mappings only: what a fork shares until written. */
+	while (ok && fgets(line, sizeof(line), maps) != NULL) {
+		guint64 start, end;
+		char perms[5];
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s", &start, &end, perms) == 3 &&
+		    perms[1] == 'w' && perms[3] == 'p' && end - start <= MAPPING_MAX)
+			ok = scan_mapping(pagemap, start, end, page_size, ranges, error);
+	}
+	if (maps != NULL)
+		fclose(maps);
+	if (pagemap >= 0)
+		close(pagemap);
+	return ok ? g_steal_pointer(&ranges) : NULL;
+}
+
+void pyfs_callserver_hot_pages_populate(const GArray *ranges)
+{
+	for (guint i = 0; ranges != NULL && i < ranges->len; i++) {
+		const PyfsPageRange *range = &g_array_index(ranges, PyfsPageRange, i);
+
+		/* ENOMEM, EFAULT: no longer mapped, or not writable now; the
+		 * warm-up copies what it writes there. EINVAL: no such advice. */
+		if (madvise((void *)(uintptr_t)range->start, range->length,
+			    MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
+			return;
+	}
+}
+
+guint64 pyfs_callserver_hot_pages_count(const GArray *ranges)
+{
+	guint64 bytes = 0;
+
+	for (guint i = 0; ranges != NULL && i < ranges->len; i++)
+		bytes += g_array_index(ranges, PyfsPageRange, i).length;
+	return bytes / (guint64)sysconf(_SC_PAGESIZE);
+}
