@@ -5,17 +5,22 @@
  * A spare is a fork of the call server: it shares the server's memory
  * until it writes to a page, which the kernel then copies at a page fault.
  * A call writes a few hundred of the server's pages (CPython counts the
- * references of every object it touches), and where a fault is dear (tens
- * of microseconds under some hypervisors) those faults are most of what a
- * spare's warm-up costs. Which pages they are does not change while the
+ * references of every object it touches), and where a fault is dear (over
+ * ten microseconds under some hypervisors, three times what the copy ahead
+ * costs) those faults are most of what a spare's warm-up costs. Which pages they are does not change while the
  * server serves, as it runs no Python code then. So a probe, a child that
  * warms up as a spare does (pyfs-callserver-spare.c), lists the private
  * pages it then holds alone: those it copied, and those it added to
  * mappings it inherited. Each spare then copies those ranges with
  * madvise(MADV_POPULATE_WRITE), one system call per range, before its own
  * warm-up. What the copy does is what the faults would have done: a range
- * no longer mapped, or a kernel without that advice (before 5.14), only
- * leaves the faults to the warm-up, as before.
+ * no longer mapped only leaves its faults to the warm-up, as before; and
+ * without that advice (Linux before 5.14) the probe learns nothing.
+ *
+ * Code and read-only data are left to their faults: fork does not copy
+ * their mappings either, but the kernel maps sixteen pages at such a
+ * fault, and mapping ahead all that a warm-up ends up with costs as much
+ * as the faults it saves.
  */
 #include "pyfs-python.h"
 
@@ -40,6 +45,21 @@
  * allocator's space), not memory a fork shares page by page: each page
  * would cost an entry to read, for terabytes. */
 #define MAPPING_MAX (G_GUINT64_CONSTANT(256) << 20)
+
+/* Whether this kernel copies ahead (Linux 5.14): tried on a page of ours. */
+static gboolean can_copy_ahead(GError **error)
+{
+	guint64 page_size = (guint64)sysconf(_SC_PAGESIZE);
+	char probe[1] = { 0 };
+	void *page = (void *)((uintptr_t)probe & ~(uintptr_t)(page_size - 1));
+
+	if (madvise(page, page_size, MADV_POPULATE_WRITE) == 0)
+		return TRUE;
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "This kernel cannot copy pages ahead (MADV_POPULATE_WRITE): %s",
+		    g_strerror(errno));
+	return FALSE;
+}
 
 static void add_page(GArray *ranges, guint64 address, guint64 size)
 {
@@ -86,14 +106,19 @@ GArray *pyfs_callserver_hot_pages_scan(GError **error)
 	g_autoptr(GArray) ranges = g_array_new(FALSE, FALSE, sizeof(PyfsPageRange));
 	guint64 page_size = (guint64)sysconf(_SC_PAGESIZE);
 	char line[PATH_MAX + 128];
-	FILE *maps = fopen("/proc/self/maps", "re");
-	int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	gboolean ok = maps != NULL && pagemap >= 0;
+	FILE *maps = NULL;
+	int pagemap = -1;
+	gboolean ok = can_copy_ahead(error);
 
-	if (!ok)
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-			    "Cannot open /proc/self/%s: %s", maps == NULL ? "maps" : "pagemap",
-			    g_strerror(errno));
+	if (ok) {
+		maps = fopen("/proc/self/maps", "re");
+		pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		ok = maps != NULL && pagemap >= 0;
+		if (!ok)
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+				    "Cannot open /proc/self/%s: %s",
+				    maps == NULL ? "maps" : "pagemap", g_strerror(errno));
+	}
 	/* Private writable mappings only: what a fork shares until written. */
 	while (ok && fgets(line, sizeof(line), maps) != NULL) {
 		guint64 start, end;
@@ -115,11 +140,9 @@ void pyfs_callserver_hot_pages_populate(const GArray *ranges)
 	for (guint i = 0; ranges != NULL && i < ranges->len; i++) {
 		const PyfsPageRange *range = &g_array_index(ranges, PyfsPageRange, i);
 
-		/* ENOMEM, EFAULT: no longer mapped, or not writable now; the
-		 * warm-up copies what it writes there. EINVAL: no such advice. */
-		if (madvise((void *)(uintptr_t)range->start, range->length,
-			    MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
-			return;
+		/* Failing (ENOMEM, EFAULT: no longer mapped, or not writable
+		 * now) leaves the faults there to the warm-up. */
+		madvise((void *)(uintptr_t)range->start, range->length, MADV_POPULATE_WRITE);
 	}
 }
 
