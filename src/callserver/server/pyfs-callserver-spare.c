@@ -319,6 +319,9 @@ static G_GNUC_NORETURN void run_call(Server *s, PyfsCallIncoming *in, int conn)
 	close(2);
 	leave_the_cpu();
 	tell_server(s, SIG_DONE, (union sigval){ .sival_int = status & 0xff });
+	/* The server may be waiting for this CPU already, since SIG_TAKEN:
+	 * becoming SCHED_IDLE does not give the CPU up by itself. */
+	sched_yield();
 	_exit(status);
 }
 
