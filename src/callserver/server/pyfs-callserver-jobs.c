@@ -97,7 +97,7 @@ void pyfs_callserver_job_taken(Server *s, pid_t pid, guint64 value)
 	job->pid = pid;
 	g_hash_table_insert(s->calls, GINT_TO_POINTER(pid), job);
 	s->failures = 0;
-	g_debug("Call server: call %d started", pid);
+	pyfs_callserver_debug("Call server: call %d started", pid);
 	if (s->phase == PHASE_STOPPING)
 		pyfs_callserver_signal_call(pid, SIGTERM);
 }
@@ -109,7 +109,7 @@ gboolean pyfs_callserver_call_ended(Server *s, pid_t pid, int status)
 
 	if (job == NULL)
 		return FALSE;
-	g_debug("Call server: call %d ended (wait status 0x%x)", pid, status);
+	pyfs_callserver_debug("Call server: call %d ended (wait status 0x%x)", pid, status);
 	if (job->conn >= 0)
 		pyfs_call_send_msg(job->conn, PYFS_CALL_MSG_EXIT, status);
 	drop_job(s, job);

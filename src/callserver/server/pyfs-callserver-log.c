@@ -22,6 +22,11 @@ void pyfs_callserver_log_to_stderr(void)
 	log_fd = -1;
 }
 
+gboolean pyfs_callserver_log_debugging(void)
+{
+	return log_debug;
+}
+
 static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n_fields,
 				   gpointer user_data)
 {

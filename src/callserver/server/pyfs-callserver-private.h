@@ -26,6 +26,12 @@
 #include "pyfs-callproto.h"
 #include "pyfs-codewatch.h"
 
+/* A child reaped: its pid and wait status. */
+typedef struct {
+	pid_t pid;
+	int status;
+} Ended;
+
 /* What the server was started with (pyfs-callserver-main.c). */
 typedef struct {
 	int listen_fd;		/* the call socket, shared with pyfsd */
@@ -77,6 +83,12 @@ typedef struct {
 	gboolean fork_failing;
 	gint64 kill_at;		/* stopping: when calls left get SIGKILL; else 0 */
 	GArray *hot_pages;	/* PyfsPageRange: what a warm-up writes; NULL if unknown */
+	/* The loop's scratch (struct pollfd, pid_t, children reaped), kept
+	 * from one turn to the next: after each fork, every page the server
+	 * writes is copied at a fault, and fresh allocations write more. */
+	GArray *pollfds;
+	GArray *polled;
+	GArray *ended;
 } Server;
 
 /*
@@ -144,3 +156,13 @@ guint64 pyfs_callserver_hot_pages_count(const GArray *ranges);
 void pyfs_callserver_log_setup(int control_fd, gboolean debug);
 /* ...or to stderr from now on (a spare). */
 void pyfs_callserver_log_to_stderr(void);
+/* Whether debug records go anywhere. */
+gboolean pyfs_callserver_log_debugging(void);
+/* g_debug() on the path of every call: GLib formats a record (and takes
+ * a lock) before any writer can drop it, which writes to pages a fork
+ * made shared, each then copied at a fault. */
+#define pyfs_callserver_debug(...) \
+	do { \
+		if (pyfs_callserver_log_debugging()) \
+			g_debug(__VA_ARGS__); \
+	} while (0)

@@ -292,22 +292,18 @@ static gboolean read_signal_queue(Server *s)
  */
 static void read_signals(Server *s)
 {
-	typedef struct {
-		pid_t pid;
-		int status;
-	} Ended;
 	gboolean children = read_signal_queue(s);
 
 	while (children) {
-		g_autoptr(GArray) ended = g_array_new(FALSE, FALSE, sizeof(Ended));
 		Ended child;
 
+		g_array_set_size(s->ended, 0);
 		while ((child.pid = waitpid(-1, &child.status, WNOHANG)) > 0)
-			g_array_append_val(ended, child);
+			g_array_append_val(s->ended, child);
 		children = read_signal_queue(s);
-		for (guint i = 0; i < ended->len; i++)
-			child_ended(s, g_array_index(ended, Ended, i).pid,
-				    g_array_index(ended, Ended, i).status);
+		for (guint i = 0; i < s->ended->len; i++)
+			child_ended(s, g_array_index(s->ended, Ended, i).pid,
+				    g_array_index(s->ended, Ended, i).status);
 	}
 }
 
@@ -405,15 +401,17 @@ static G_GNUC_NORETURN void serve(Server *s)
 
 	for (;;) {
 		guint n_calls = g_hash_table_size(s->calls), n = FIRST_CALL;
-		g_autofree struct pollfd *pfds = g_new0(struct pollfd, FIRST_CALL + n_calls);
+		struct pollfd *pfds;
 		/* By pid: a call that ends while its messages are read is freed. */
-		g_autofree pid_t *polled = g_new0(pid_t, n_calls);
+		pid_t *polled;
 		GHashTableIter iter;
 		gpointer job;
 		gint64 now;
 
 		if (finished(s))
 			_exit(0);
+		pfds = (struct pollfd *)g_array_set_size(s->pollfds, FIRST_CALL + n_calls)->data;
+		polled = (pid_t *)g_array_set_size(s->polled, n_calls)->data;
 		pfds[SIGNALS] = (struct pollfd){ .fd = s->signal_fd, .events = POLLIN };
 		pfds[CONTROL] = (struct pollfd){ .fd = s->control_fd, .events = POLLIN };
 		pfds[LISTEN] = (struct pollfd){
@@ -504,6 +502,9 @@ void pyfs_callserver_run(const PyfsCallServerSetup *setup)
 		.jobs_by_id = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, pyfs_callserver_job_free),
 		.calls = g_hash_table_new(NULL, NULL),
 		.exiting = g_hash_table_new(NULL, NULL),
+		.pollfds = g_array_new(FALSE, TRUE, sizeof(struct pollfd)),
+		.polled = g_array_new(FALSE, TRUE, sizeof(pid_t)),
+		.ended = g_array_new(FALSE, FALSE, sizeof(Ended)),
 	};
 
 	setup_signals(&s);
