@@ -12,10 +12,10 @@ server=$(server_pid)
 socket=$(socket_path)
 
 check "the call server runs" alive "$server"
-# Its spares copy ahead the pages a warm-up writes, which a probe learned
-# from /proc/self/pagemap before the server served.
+# Its spares copy ahead the pages a warm-up writes, which its first spare
+# reports from /proc/self/pagemap once warm.
 check "the server learned which pages a spare's warm-up writes" \
-	grep -Eq "spares copy ahead the [1-9][0-9]* pages a warm-up writes" "$PYFS_LOG"
+	wait_for 10 grep -Eq "spares copy ahead the [1-9][0-9]* pages a warm-up writes" "$PYFS_LOG"
 expect_eq "the scripts name the call socket, in \$XDG_RUNTIME_DIR/pyfs" "$SOCKET_DIR" \
 	"$(dirname "$socket")"
 expect_eq "ps tells the call server from pyfsd" "pyfs-callserver" "$(cat "/proc/$server/comm")"

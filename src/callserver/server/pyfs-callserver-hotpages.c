@@ -8,14 +8,15 @@
  * references of every object it touches), and where a fault is dear (over
  * ten microseconds under some hypervisors, three times what the copy ahead
  * costs) those faults are most of what a spare's warm-up costs. Which pages they are does not change while the
- * server serves, as it runs no Python code then. So a probe, a child that
- * warms up as a spare does (pyfs-callserver-spare.c), lists the private
- * pages it then holds alone: those it copied, and those it added to
- * mappings it inherited. Each spare then copies those ranges with
- * madvise(MADV_POPULATE_WRITE), one system call per range, before its own
- * warm-up. What the copy does is what the faults would have done: a range
+ * server serves, as it runs no Python code then. So the server's first
+ * spare, once warm (pyfs-callserver-spare.c), lists the private pages it
+ * then holds alone (those it copied, and those it added to mappings it
+ * inherited) and sends them to the server over a socket of its own, which
+ * the server reads as its loop turns. Each spare forked after that copies
+ * those ranges with madvise(MADV_POPULATE_WRITE), one system call per
+ * range, before its own warm-up. What the copy does is what the faults would have done: a range
  * no longer mapped only leaves its faults to the warm-up, as before; and
- * without that advice (Linux before 5.14) the probe learns nothing.
+ * without that advice (Linux before 5.14) nothing is reported.
  *
  * Code and read-only data are left to their faults: fork does not copy
  * their mappings either, but the kernel maps sixteen pages at such a
@@ -29,7 +30,9 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "pyfs-callserver-private.h"
@@ -38,8 +41,8 @@
  * 64-bit entry per page; these two bits are readable without privilege. */
 #define PAGEMAP_PRESENT (UINT64_C(1) << 63)
 #define PAGEMAP_EXCLUSIVE (UINT64_C(1) << 56)
-/* Entries read at a time, on the stack: the probe's heap stays as the
- * warm-up left it, or the spares would copy the scan's buffers too. */
+/* Entries read at a time, on the stack: the reporting spare's heap stays
+ * as the warm-up left it, or the spares would copy the scan's buffers too. */
 #define PAGEMAP_CHUNK 512
 /* Larger mappings are reservations (a sanitizer's shadow memory, its
  * allocator's space), not memory a fork shares page by page: each page
@@ -153,4 +156,91 @@ guint64 pyfs_callserver_hot_pages_count(const GArray *ranges)
 	for (guint i = 0; ranges != NULL && i < ranges->len; i++)
 		bytes += g_array_index(ranges, PyfsPageRange, i).length;
 	return bytes / (guint64)sysconf(_SC_PAGESIZE);
+}
+
+/* --- The server's side -------------------------------------------------------- */
+
+/* How long the server waits for the report, which takes milliseconds;
+ * beyond that, its spares do without. */
+#define REPORT_TIMEOUT_MS 5000
+
+void pyfs_callserver_hot_pages_ask(Server *s)
+{
+	int pair[2];
+
+	s->report_out = -1;
+	if (s->reported || s->report_fd >= 0)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+		g_debug("Call server: no report of what a warm-up writes: %s", g_strerror(errno));
+		s->reported = TRUE;
+		return;
+	}
+	s->report_fd = pair[0];
+	s->report_out = pair[1];
+}
+
+void pyfs_callserver_hot_pages_asked(Server *s, pid_t pid)
+{
+	if (s->report_out < 0)
+		return;
+	close(s->report_out);
+	s->report_out = -1;
+	if (pid > 0) {
+		s->report_by = g_get_monotonic_time() + REPORT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+		s->report = g_byte_array_new();
+		return;
+	}
+	close(s->report_fd);
+	s->report_fd = -1;
+}
+
+static void end_report(Server *s, const char *failed)
+{
+	close(s->report_fd);
+	s->report_fd = -1;
+	s->reported = TRUE;
+	g_clear_pointer(&s->report, g_byte_array_unref);
+	if (failed != NULL)
+		g_debug("Call server: spares copy no page ahead: %s", failed);
+}
+
+/* The report, whole: ranges ending with an empty one. */
+static gboolean report_complete(GByteArray *report)
+{
+	PyfsPageRange last;
+
+	if (report->len == 0 || report->len % sizeof(PyfsPageRange) != 0)
+		return FALSE;
+	memcpy(&last, report->data + report->len - sizeof(last), sizeof(last));
+	return last.start == 0 && last.length == 0;
+}
+
+void pyfs_callserver_hot_pages_read(Server *s)
+{
+	guint8 buf[4096];
+	ssize_t n;
+
+	while ((n = recv(s->report_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		g_byte_array_append(s->report, buf, n);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0 || !report_complete(s->report)) {
+		end_report(s, n < 0 ? g_strerror(errno) : "the report ended early");
+		return;
+	}
+	s->hot_pages = g_array_sized_new(FALSE, FALSE, sizeof(PyfsPageRange),
+					 s->report->len / sizeof(PyfsPageRange) - 1);
+	g_array_append_vals(s->hot_pages, s->report->data,
+			    s->report->len / sizeof(PyfsPageRange) - 1);
+	g_info("Call server: its spares copy ahead the %" G_GUINT64_FORMAT
+	       " pages a warm-up writes, in %u ranges",
+	       pyfs_callserver_hot_pages_count(s->hot_pages), s->hot_pages->len);
+	end_report(s, NULL);
+}
+
+void pyfs_callserver_hot_pages_expire(Server *s, gint64 now)
+{
+	if (s->report_fd >= 0 && now >= s->report_by)
+		end_report(s, "no report in time");
 }

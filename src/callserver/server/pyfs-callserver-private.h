@@ -83,6 +83,14 @@ typedef struct {
 	gboolean fork_failing;
 	gint64 kill_at;		/* stopping: when calls left get SIGKILL; else 0 */
 	GArray *hot_pages;	/* PyfsPageRange: what a warm-up writes; NULL if unknown */
+	/* The first spare reports what its warm-up wrote, over a socket:
+	 * our end (-1 but while it does), when we stop waiting, what came so
+	 * far; the spare's end, only while it is forked; whether it did. */
+	int report_fd;
+	gint64 report_by;
+	GByteArray *report;
+	int report_out;
+	gboolean reported;
 	/* The loop's scratch (struct pollfd, pid_t, children reaped), kept
 	 * from one turn to the next: after each fork, every page the server
 	 * writes is copied at a fault, and fresh allocations write more. */
@@ -137,9 +145,6 @@ gint64 pyfs_callserver_sweep_abandoned(Server *s, gint64 now);
 G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s);
 /* pyfs_runner.@function(@rounds), as a spare or the server warms up. */
 void pyfs_callserver_warm_up(Server *s, const char *function, int rounds);
-/* Sets s->hot_pages from a probe that warms up as a spare (it waits for
- * it, within a bound); left NULL if that fails, which is logged. */
-void pyfs_callserver_learn_hot_pages(Server *s);
 
 /* In pyfs-callserver-hotpages.c. */
 /* The private writable pages that this process holds alone, as ranges
@@ -150,6 +155,15 @@ GArray *pyfs_callserver_hot_pages_scan(GError **error);
 void pyfs_callserver_hot_pages_populate(const GArray *ranges);
 /* How many pages @ranges holds. */
 guint64 pyfs_callserver_hot_pages_count(const GArray *ranges);
+/* The reporting spare's end of a socket for the next fork, unless one
+ * reported already or reports now. */
+void pyfs_callserver_hot_pages_ask(Server *s);
+/* After that fork (@pid, or -1 if it failed): our end is kept. */
+void pyfs_callserver_hot_pages_asked(Server *s, pid_t pid);
+/* What the reporting spare sent, as it comes; at its end, s->hot_pages. */
+void pyfs_callserver_hot_pages_read(Server *s);
+/* Gives up on a report not ended by s->report_by. */
+void pyfs_callserver_hot_pages_expire(Server *s, gint64 now);
 
 /* In pyfs-callserver-log.c: log records go to pyfsd over @control_fd
  * (debug ones only if @debug)... */

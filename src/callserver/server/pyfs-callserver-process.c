@@ -23,8 +23,8 @@
  * have run the runner's machinery once on /dev/null
  * (pyfs_runner.warm_up(), after the server itself ran it, so that the
  * code specialised by 3.11's adaptive interpreter is shared) and wait for
- * a job. Which pages that warm-up writes, a probe learned once, before
- * the server served; each spare copies them first, in a few system calls
+ * a job. Which pages that warm-up writes, the server's first spare tells
+ * it; each spare forked after copies them first, in a few system calls
  * rather than a page fault each (pyfs-callserver-hotpages.c). The server
  * accepts each connection itself: it checks the peer's uid, and whether
  * the code it imported is still the code on disk (pyfs-codewatch.h: one
@@ -103,11 +103,14 @@ static void fork_spare(Server *s)
 {
 	pid_t pid;
 
+	if (s->phase == PHASE_SERVING)
+		pyfs_callserver_hot_pages_ask(s);
 	PyOS_BeforeFork();
 	pid = fork();
 	if (pid == 0)
 		pyfs_callserver_spare_main(s);
 	PyOS_AfterFork_Parent();
+	pyfs_callserver_hot_pages_asked(s, pid);
 	if (pid < 0) {
 		/* Once per run of failures: they repeat every FORK_RETRY_MS. */
 		if (!s->fork_failing)
@@ -318,8 +321,6 @@ static void serve_now(Server *s)
 {
 	if (pyfs_callserver_end_imports(s))
 		become_stale(s, "a source file changed while it started");
-	if (!s->stale)
-		pyfs_callserver_learn_hot_pages(s);
 	s->phase = PHASE_SERVING;
 	fill_spares(s);
 	tell_pyfsd(s, PYFS_CONTROL_READY, NULL);
@@ -370,6 +371,8 @@ static int poll_timeout(Server *s)
 		at = MIN(at, s->kill_at);
 	if (s->retry_at != 0)
 		at = MIN(at, s->retry_at);
+	if (s->report_fd >= 0)
+		at = MIN(at, s->report_by);
 	if (at == G_MAXINT64)
 		return -1;
 	return at > now ? (int)((at - now) / G_TIME_SPAN_MILLISECOND) + 1 : 0;
@@ -397,7 +400,7 @@ static void kill_the_rest(Server *s)
 
 static G_GNUC_NORETURN void serve(Server *s)
 {
-	enum { SIGNALS, CONTROL, LISTEN, WATCH, FIRST_CALL };
+	enum { SIGNALS, CONTROL, LISTEN, WATCH, REPORT, FIRST_CALL };
 
 	for (;;) {
 		guint n_calls = g_hash_table_size(s->calls), n = FIRST_CALL;
@@ -421,6 +424,7 @@ static G_GNUC_NORETURN void serve(Server *s)
 			.fd = s->watch && !s->stale ? pyfs_codewatch_fd(s->watch) : -1,
 			.events = POLLIN
 		};
+		pfds[REPORT] = (struct pollfd){ .fd = s->report_fd, .events = POLLIN };
 		g_hash_table_iter_init(&iter, s->calls);
 		while (g_hash_table_iter_next(&iter, NULL, &job)) {
 			if (((Job *)job)->conn < 0)
@@ -438,6 +442,8 @@ static G_GNUC_NORETURN void serve(Server *s)
 			read_signals(s);
 		if (s->control_fd >= 0 && pfds[CONTROL].revents)
 			read_control(s);
+		if (s->report_fd >= 0 && pfds[REPORT].revents)
+			pyfs_callserver_hot_pages_read(s);
 		if (pfds[WATCH].revents && pyfs_codewatch_changed(s->watch))
 			become_stale(s, "a source file changed");
 		if (s->listen_fd >= 0 && s->phase == PHASE_SERVING && pfds[LISTEN].revents)
@@ -455,6 +461,7 @@ static G_GNUC_NORETURN void serve(Server *s)
 		now = g_get_monotonic_time();
 		if (s->retry_at != 0 && now >= s->retry_at)
 			s->retry_at = 0;
+		pyfs_callserver_hot_pages_expire(s, now);
 		fill_spares(s);
 		if (s->kill_at != 0 && now >= s->kill_at)
 			kill_the_rest(s);
@@ -496,6 +503,7 @@ void pyfs_callserver_run(const PyfsCallServerSetup *setup)
 	Server s = {
 		.listen_fd = setup->listen_fd, .control_fd = setup->control_fd,
 		.jobs = { -1, -1 },
+		.report_fd = -1, .report_out = -1,
 		.self = getpid(), .uid = geteuid(),
 		.phase = PHASE_IMPORTING,
 		.spares = g_hash_table_new(NULL, NULL),

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -63,6 +62,8 @@ static void drop_server_descriptors(Server *s)
 		close(pyfs_codewatch_fd(s->watch));
 	if (s->jobs[0] >= 0)
 		close(s->jobs[0]);
+	if (s->report_fd >= 0)
+		close(s->report_fd);
 	g_hash_table_iter_init(&iter, s->jobs_by_id);
 	while (g_hash_table_iter_next(&iter, NULL, &value))
 		if (((Job *)value)->conn >= 0)
@@ -325,6 +326,37 @@ static G_GNUC_NORETURN void run_call(Server *s, PyfsCallIncoming *in, int conn)
 	_exit(status);
 }
 
+/*
+ * The spare asked to report (pyfs-callserver-hotpages.c), once warm: the
+ * ranges it holds alone, then an empty one, to the server; then it is a
+ * spare like the others. Not reported if the server stopped reading.
+ */
+static void report_hot_pages(Server *s)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GArray) ranges = pyfs_callserver_hot_pages_scan(&error);
+	PyfsPageRange end = { 0, 0 };
+	gsize len, done = 0;
+
+	if (ranges == NULL)
+		g_debug("Call server: %s", error->message);
+	else
+		g_array_append_val(ranges, end);
+	len = ranges != NULL ? ranges->len * sizeof(PyfsPageRange) : 0;
+	while (done < len) {
+		ssize_t n = send(s->report_out, ranges->data + done, len - done,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += n;
+	}
+	close(s->report_out);
+	s->report_out = -1;
+}
+
 G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 {
 	PyOS_AfterFork_Child();
@@ -341,6 +373,8 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 	prefer_as_oom_victim();
 	pyfs_callserver_hot_pages_populate(s->hot_pages);
 	pyfs_callserver_warm_up(s, "warm_up", 1);
+	if (s->report_out >= 0)
+		report_hot_pages(s);
 	default_fault_signals();
 	unblock_signals();
 	for (;;) {
@@ -373,110 +407,4 @@ G_GNUC_NORETURN void pyfs_callserver_spare_main(Server *s)
 			_exit(1);
 		run_call(s, in, conn);
 	}
-}
-
-/* --- The probe: what a spare's warm-up writes (pyfs-callserver-hotpages.c) --- */
-
-/* How long the server waits for its probe, which takes milliseconds;
- * beyond that, its spares do without. */
-#define PROBE_TIMEOUT_MS 2000
-
-/* The probe's side: warms up as a spare does, then writes the ranges it
- * holds alone to @out, and exits (1 if /proc cannot tell). */
-static G_GNUC_NORETURN void probe_main(Server *s, int out)
-{
-	g_autoptr(GError) error = NULL;
-	GArray *ranges;
-	gsize len, done = 0;
-
-	PyOS_AfterFork_Child();
-	pyfs_callserver_log_to_stderr();
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != s->self)
-		_exit(1);
-	drop_server_descriptors(s);
-	close(s->jobs[1]);
-	pyfs_callserver_warm_up(s, "warm_up", 1);
-	ranges = pyfs_callserver_hot_pages_scan(&error);
-	if (ranges == NULL) {
-		g_debug("Call server: %s", error->message);
-		_exit(1);
-	}
-	len = ranges->len * sizeof(PyfsPageRange);
-	while (done < len) {
-		ssize_t n = write(out, ranges->data + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			_exit(1);
-		done += n;
-	}
-	_exit(0);
-}
-
-/* Reads what the probe @pid writes to @in until it ends, within the
- * bound; NULL if it failed or took too long. */
-static GByteArray *read_probe(pid_t pid, int in)
-{
-	g_autoptr(GByteArray) got = g_byte_array_new();
-	gint64 deadline = g_get_monotonic_time() + PROBE_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
-	gboolean ended = FALSE;
-	int status = 0;
-
-	while (!ended) {
-		struct pollfd pfd = { in, POLLIN, 0 };
-		gint64 left = (deadline - g_get_monotonic_time()) / G_TIME_SPAN_MILLISECOND;
-		guint8 buf[4096];
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) == 0) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		n = read(in, buf, sizeof(buf));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n > 0)
-			g_byte_array_append(got, buf, n);
-		ended = n <= 0;
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
-	if (!ended || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    got->len % sizeof(PyfsPageRange) != 0)
-		return NULL;
-	return g_steal_pointer(&got);
-}
-
-void pyfs_callserver_learn_hot_pages(Server *s)
-{
-	g_autoptr(GByteArray) got = NULL;
-	int fds[2];
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC) != 0) {
-		g_debug("Call server: no probe of its warm-up: %s", g_strerror(errno));
-		return;
-	}
-	PyOS_BeforeFork();
-	pid = fork();
-	if (pid == 0) {
-		close(fds[0]);
-		probe_main(s, fds[1]);
-	}
-	PyOS_AfterFork_Parent();
-	close(fds[1]);
-	got = pid > 0 ? read_probe(pid, fds[0]) : NULL;
-	close(fds[0]);
-	if (got == NULL) {
-		g_debug("Call server: the probe of its warm-up failed; spares copy no page ahead");
-		return;
-	}
-	s->hot_pages = g_array_sized_new(FALSE, FALSE, sizeof(PyfsPageRange),
-					 got->len / sizeof(PyfsPageRange));
-	g_array_append_vals(s->hot_pages, got->data, got->len / sizeof(PyfsPageRange));
-	g_info("Call server: its spares copy ahead the %" G_GUINT64_FORMAT
-	       " pages a warm-up writes, in %u ranges",
-	       pyfs_callserver_hot_pages_count(s->hot_pages), s->hot_pages->len);
 }
