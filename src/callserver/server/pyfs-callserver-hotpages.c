@@ -6,17 +6,19 @@
  * until it writes to a page, which the kernel then copies at a page fault.
  * A call writes a few hundred of the server's pages (CPython counts the
  * references of every object it touches), and where a fault is dear (over
- * ten microseconds under some hypervisors, three times what the copy ahead
- * costs) those faults are most of what a spare's warm-up costs. Which pages they are does not change while the
- * server serves, as it runs no Python code then. So the server's first
- * spare, once warm (pyfs-callserver-spare.c), lists the private pages it
- * then holds alone (those it copied, and those it added to mappings it
- * inherited) and sends them to the server over a socket of its own, which
- * the server reads as its loop turns. Each spare forked after that copies
+ * ten microseconds under some hypervisors, three times what the copy
+ * ahead costs) those faults are most of what a spare's warm-up costs.
+ * Which pages they are does not change while the server serves, as it
+ * runs no Python code then. So the server's first spare, once warm
+ * (pyfs-callserver-spare.c), lists the private pages it then holds alone
+ * (those it copied, and those it added to mappings it inherited) and sends
+ * them to the server in one message on a socket of its own, which the
+ * server reads as its loop turns. Each spare forked after that copies
  * those ranges with madvise(MADV_POPULATE_WRITE), one system call per
- * range, before its own warm-up. What the copy does is what the faults would have done: a range
- * no longer mapped only leaves its faults to the warm-up, as before; and
- * without that advice (Linux before 5.14) nothing is reported.
+ * range, before its own warm-up. What the copy does is what the faults
+ * would have done: a range no longer mapped only leaves its faults to the
+ * warm-up, as before; and without that advice (Linux before 5.14) nothing
+ * is reported.
  *
  * Code and read-only data are left to their faults: fork does not copy
  * their mappings either, but the kernel maps sixteen pages at such a
@@ -149,7 +151,7 @@ void pyfs_callserver_hot_pages_populate(const GArray *ranges)
 	}
 }
 
-guint64 pyfs_callserver_hot_pages_count(const GArray *ranges)
+static guint64 count_pages(const GArray *ranges)
 {
 	guint64 bytes = 0;
 
@@ -171,7 +173,7 @@ void pyfs_callserver_hot_pages_ask(Server *s)
 	s->report_out = -1;
 	if (s->reported || s->report_fd >= 0)
 		return;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
 		g_debug("Call server: no report of what a warm-up writes: %s", g_strerror(errno));
 		s->reported = TRUE;
 		return;
@@ -188,7 +190,6 @@ void pyfs_callserver_hot_pages_asked(Server *s, pid_t pid)
 	s->report_out = -1;
 	if (pid > 0) {
 		s->report_by = g_get_monotonic_time() + REPORT_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
-		s->report = g_byte_array_new();
 		return;
 	}
 	close(s->report_fd);
@@ -200,42 +201,32 @@ static void end_report(Server *s, const char *failed)
 	close(s->report_fd);
 	s->report_fd = -1;
 	s->reported = TRUE;
-	g_clear_pointer(&s->report, g_byte_array_unref);
 	if (failed != NULL)
 		g_debug("Call server: spares copy no page ahead: %s", failed);
 }
 
-/* The report, whole: ranges ending with an empty one. */
-static gboolean report_complete(GByteArray *report)
-{
-	PyfsPageRange last;
-
-	if (report->len == 0 || report->len % sizeof(PyfsPageRange) != 0)
-		return FALSE;
-	memcpy(&last, report->data + report->len - sizeof(last), sizeof(last));
-	return last.start == 0 && last.length == 0;
-}
-
 void pyfs_callserver_hot_pages_read(Server *s)
 {
-	guint8 buf[4096];
-	ssize_t n;
+	g_autofree PyfsPageRange *ranges = NULL;
+	ssize_t len = recv(s->report_fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
 
-	while ((n = recv(s->report_fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
-		g_byte_array_append(s->report, buf, n);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	if (len < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n < 0 || !report_complete(s->report)) {
-		end_report(s, n < 0 ? g_strerror(errno) : "the report ended early");
+	if (len <= 0 || len % sizeof(PyfsPageRange) != 0) {
+		end_report(s, len < 0 ? g_strerror(errno) : "no report, or a malformed one");
+		return;
+	}
+	ranges = g_malloc(len);
+	if (recv(s->report_fd, ranges, len, MSG_DONTWAIT) != len) {
+		end_report(s, "the report could not be read");
 		return;
 	}
 	s->hot_pages = g_array_sized_new(FALSE, FALSE, sizeof(PyfsPageRange),
-					 s->report->len / sizeof(PyfsPageRange) - 1);
-	g_array_append_vals(s->hot_pages, s->report->data,
-			    s->report->len / sizeof(PyfsPageRange) - 1);
+					 len / sizeof(PyfsPageRange));
+	g_array_append_vals(s->hot_pages, ranges, len / sizeof(PyfsPageRange));
 	g_info("Call server: its spares copy ahead the %" G_GUINT64_FORMAT
 	       " pages a warm-up writes, in %u ranges",
-	       pyfs_callserver_hot_pages_count(s->hot_pages), s->hot_pages->len);
+	       count_pages(s->hot_pages), s->hot_pages->len);
 	end_report(s, NULL);
 }
 

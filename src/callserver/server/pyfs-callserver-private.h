@@ -26,12 +26,6 @@
 #include "pyfs-callproto.h"
 #include "pyfs-codewatch.h"
 
-/* A child reaped: its pid and wait status. */
-typedef struct {
-	pid_t pid;
-	int status;
-} Ended;
-
 /* What the server was started with (pyfs-callserver-main.c). */
 typedef struct {
 	int listen_fd;		/* the call socket, shared with pyfsd */
@@ -84,11 +78,10 @@ typedef struct {
 	gint64 kill_at;		/* stopping: when calls left get SIGKILL; else 0 */
 	GArray *hot_pages;	/* PyfsPageRange: what a warm-up writes; NULL if unknown */
 	/* The first spare reports what its warm-up wrote, over a socket:
-	 * our end (-1 but while it does), when we stop waiting, what came so
-	 * far; the spare's end, only while it is forked; whether it did. */
+	 * our end (-1 but while it does), when we stop waiting; the spare's
+	 * end, only while it is forked; whether it did. */
 	int report_fd;
 	gint64 report_by;
-	GByteArray *report;
 	int report_out;
 	gboolean reported;
 	/* The loop's scratch (struct pollfd, pid_t, children reaped), kept
@@ -153,8 +146,6 @@ GArray *pyfs_callserver_hot_pages_scan(GError **error);
 /* Copies ahead, with MADV_POPULATE_WRITE, the pages of @ranges still
  * mapped; NULL-safe. */
 void pyfs_callserver_hot_pages_populate(const GArray *ranges);
-/* How many pages @ranges holds. */
-guint64 pyfs_callserver_hot_pages_count(const GArray *ranges);
 /* The reporting spare's end of a socket for the next fork, unless one
  * reported already or reports now. */
 void pyfs_callserver_hot_pages_ask(Server *s);

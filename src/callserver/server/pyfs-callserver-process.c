@@ -293,6 +293,12 @@ static gboolean read_signal_queue(Server *s)
  * after each waitpid() round, before the deaths are handled, so that a
  * call that took its job is never taken for a spare that died idle.
  */
+/* A child reaped: its pid and wait status. */
+typedef struct {
+	pid_t pid;
+	int status;
+} Ended;
+
 static void read_signals(Server *s)
 {
 	gboolean children = read_signal_queue(s);

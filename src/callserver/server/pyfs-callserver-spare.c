@@ -328,31 +328,20 @@ static G_GNUC_NORETURN void run_call(Server *s, PyfsCallIncoming *in, int conn)
 
 /*
  * The spare asked to report (pyfs-callserver-hotpages.c), once warm: the
- * ranges it holds alone, then an empty one, to the server; then it is a
- * spare like the others. Not reported if the server stopped reading.
+ * ranges it holds alone, in one message to the server; then it is a spare
+ * like the others. Nothing is sent if /proc cannot tell, or the server
+ * stopped reading.
  */
 static void report_hot_pages(Server *s)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GArray) ranges = pyfs_callserver_hot_pages_scan(&error);
-	PyfsPageRange end = { 0, 0 };
-	gsize len, done = 0;
 
 	if (ranges == NULL)
 		g_debug("Call server: %s", error->message);
-	else
-		g_array_append_val(ranges, end);
-	len = ranges != NULL ? ranges->len * sizeof(PyfsPageRange) : 0;
-	while (done < len) {
-		ssize_t n = send(s->report_out, ranges->data + done, len - done,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		done += n;
-	}
+	else if (ranges->len > 0)
+		send(s->report_out, ranges->data, ranges->len * sizeof(PyfsPageRange),
+		     MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(s->report_out);
 	s->report_out = -1;
 }
